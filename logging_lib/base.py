@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+import weakref
 from typing import Any, ClassVar
 
 import orjson
@@ -78,7 +79,8 @@ class TypedLogger:
         self._max_str = max_str_chars
         self._console = console
         self._sink = acquire_sink(self.log_dir / self.log_type, safe_name(self.name), max_bytes)
-        self._closed = False
+        # A logger dropped without close() still gives its file back when collected.
+        self._release = weakref.finalize(self, release_sink, self._sink)
         self.logger = structlog.wrap_logger(
             _SinkWriter(self),
             processors=[self._render_free_form],
@@ -93,9 +95,7 @@ class TypedLogger:
         return self._sink.path
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            release_sink(self._sink)
+        self._release()
 
     def __enter__(self):
         return self

@@ -154,3 +154,15 @@ def test_sigkill_loses_at_most_the_line_being_written(log_dir):
     assert steps == list(range(len(steps)))
     assert len(steps) >= acked + 1
     assert data.endswith(b"\n")
+
+
+def test_a_dropped_logger_gives_its_file_back(log_dir):
+    import gc
+
+    log = TrainingLogger("dropped", log_dir=log_dir)
+    log.log_epoch_start(1, 1)
+    path = log.path
+    assert is_file_in_use(path)
+    del log
+    gc.collect()
+    assert not is_file_in_use(path)
