@@ -8,11 +8,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 want_vllm=0
+want_browser=0
 for arg in "$@"; do
   case "$arg" in
     --vllm) want_vllm=1 ;;
-    -h|--help) echo "usage: scripts/setup.sh [--vllm]"; exit 0 ;;
-    *) echo "setup.sh: unknown argument '$arg' (expected --vllm)" >&2; exit 2 ;;
+    --browser) want_browser=1 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--vllm] [--browser]"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --vllm or --browser)" >&2; exit 2 ;;
   esac
 done
 
@@ -49,5 +51,16 @@ if [ "$want_vllm" = 1 ]; then
     echo "$vstamp" > .venv-vllm/.mlops-stamp
   else
     echo "==> .venv-vllm is up to date"
+  fi
+fi
+
+if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  # The UI tests drive Debian's Chromium; Playwright's own browser download is not reachable here.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup.sh: the UI tests need Chromium: install it (e.g. 'sudo apt-get install chromium') and re-run" >&2
+    exit 1
   fi
 fi
