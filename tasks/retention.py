@@ -436,3 +436,32 @@ def _is_day(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def retention_run(
+    log_dir: Path,
+    config: RetentionConfig,
+    destination_url: str,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+    on_retry: Callable[[str], None] | None = None,
+    s3_client: Any = None,
+) -> RetentionReport:
+    """What `mlops retention` and the `log-retention` flow both call: open the destination, run, log events.
+
+    Events go to `<log_dir>/system/retention_*.log` (not in a dry run, which writes nothing).
+    """
+    from logging_lib import SystemLogger
+    from tasks.storage import open_destination
+
+    dest = open_destination(destination_url, s3_client=s3_client, endpoint_url=config.s3_endpoint_url,
+                            addressing_style=config.s3_addressing_style, connect_timeout_s=config.connect_timeout_s,
+                            retry_attempts=config.retry_attempts, retry_backoff_s=config.retry_backoff_s,
+                            on_retry=on_retry)
+    events = None if dry_run or not Path(log_dir).is_dir() else SystemLogger("retention", str(log_dir))
+    try:
+        return run_retention(Path(log_dir), config, dest, dry_run=dry_run, progress=progress, events=events)
+    finally:
+        if events is not None:
+            events.close()

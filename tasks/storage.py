@@ -220,6 +220,9 @@ class S3Destination:
             self._call(f"reaching bucket {self.bucket!r}", lambda: self.client.head_bucket(Bucket=self.bucket))
         except RetentionError as exc:
             cause = exc.__cause__
+            if isinstance(cause, bce.NoCredentialsError):
+                raise RetentionError("no AWS credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                                     "AWS_PROFILE in the environment") from cause
             if isinstance(cause, bce.ClientError):
                 status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
                 if status == 404:
@@ -229,9 +232,6 @@ class S3Destination:
                     raise RetentionError(f"access to bucket {self.bucket!r} denied; check the AWS credentials "
                                          "in the environment (AWS_ACCESS_KEY_ID/AWS_PROFILE)") from cause
             raise
-        except bce.NoCredentialsError as exc:  # raised before any request, not retried
-            raise RetentionError("no AWS credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
-                                 "AWS_PROFILE in the environment") from exc
 
     def size(self, key: str) -> int | None:
         import botocore.exceptions as bce

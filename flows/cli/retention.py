@@ -25,9 +25,8 @@ def retention(
 
     from configs.errors import ConfigError
     from configs.retention import RetentionConfig
-    from logging_lib import SystemLogger, resolve_log_dir
-    from tasks.retention import run_retention
-    from tasks.storage import open_destination
+    from logging_lib import resolve_log_dir
+    from tasks.retention import retention_run
 
     overrides = {k: v for k, v in {"destination": destination, "retention_days": retention_days,
                                    "keep_backups_days": keep_backups_days}.items() if v is not None}
@@ -46,15 +45,7 @@ def retention(
     def on_retry(message: str) -> None:
         typer.echo(f"retrying: {message}", err=True)
 
-    dest = open_destination(url, endpoint_url=config.s3_endpoint_url, addressing_style=config.s3_addressing_style,
-                            connect_timeout_s=config.connect_timeout_s, retry_attempts=config.retry_attempts,
-                            retry_backoff_s=config.retry_backoff_s, on_retry=on_retry)
-    events = None if dry_run or not root.is_dir() else SystemLogger("retention", root)
-    try:
-        report = run_retention(root, config, dest, dry_run=dry_run, progress=progress, events=events)
-    finally:
-        if events is not None:
-            events.close()
+    report = retention_run(root, config, url, dry_run=dry_run, progress=progress, on_retry=on_retry)
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(1)
