@@ -187,7 +187,7 @@ class S3Destination:
 
     @property
     def endpoint(self) -> str:
-        return str(getattr(self.client.meta, "endpoint_url", "") or "AWS S3")
+        return str(getattr(getattr(self.client, "meta", None), "endpoint_url", "") or "AWS S3")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
