@@ -20,14 +20,17 @@ A destination that cannot be reached stops the run before anything is deleted.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +39,12 @@ from configs.errors import RetentionError
 from configs.retention import RetentionConfig
 from logging_lib.retention_plan import SKIP_IN_USE, ArchiveGroup, SkippedFile, plan_retention
 from logging_lib.sink import is_file_in_use
-from tasks.storage import CHUNK_BYTES, Destination, DestinationUnreachable, sha256_file
+from tasks.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
 
 ARCHIVE_FORMAT = "mlops-log-archive/1"
 MANIFEST_SUFFIX = ".manifest.json"
 STAGING_DIRNAME = ".retention-staging"
+LOCK_NAME = ".retention.lock"
 SKIP_CHANGED = "changed after it was archived; kept"
 SKIP_VANISHED = "vanished or unreadable while archiving"
 _MIB = 1024 * 1024
@@ -249,19 +253,27 @@ def run_retention(
     log_dir = Path(log_dir)
     report = RetentionReport(str(log_dir), destination.url, dry_run)
     run = _Run(log_dir, config, destination, report, progress or (lambda _m: None), events, in_use, dry_run)
-    try:
+    if not log_dir.is_dir():
+        raise RetentionError(f"log dir {log_dir} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
+    with _exclusive_run(log_dir, dry_run):
         plan = plan_retention(log_dir, config.log_types, config.retention_days, now=now, in_use=in_use)
-    except FileNotFoundError as exc:
-        raise RetentionError(str(exc)) from exc
-    report.skipped.extend(plan.skipped)
-    n_files = len(plan.files)
-    run.say(f"{n_files} log files older than {config.retention_days:g} days in {len(plan.groups)} groups, "
-            f"{len(plan.skipped)} kept (recent or in use); destination {destination.url}")
-    if plan.groups or config.keep_backups_days is not None:
-        _check_destination(run)
-    staging = log_dir / STAGING_DIRNAME
+        report.skipped.extend(plan.skipped)
+        run.say(f"{len(plan.files)} log files older than {config.retention_days:g} days in {len(plan.groups)} "
+                f"groups, {len(plan.skipped)} kept (recent or in use); destination {destination.url}")
+        if plan.groups or config.keep_backups_days is not None:
+            _check_destination(run)
+        _run_groups(run, plan.groups, log_dir / STAGING_DIRNAME, now)
+    run.event("retention_summary", level="INFO" if report.ok else "ERROR", dry_run=dry_run,
+              destination=destination.url, **{k: v for k, v in report.to_dict().items()
+                                              if k in ("deleted", "skipped", "pruned")},
+              archives=len(report.archives), errors=len(report.errors))
+    return report
+
+
+def _run_groups(run: _Run, groups: tuple[ArchiveGroup, ...], staging: Path, now: float) -> None:
+    report, config = run.report, run.config
     try:
-        for group in plan.groups:
+        for group in groups:
             try:
                 _process_group(run, group, staging)
             except DestinationUnreachable as exc:
@@ -280,19 +292,29 @@ def run_retention(
                     report.errors.append(f"pruning backups: {exc}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    run.event("retention_summary", level="INFO" if report.ok else "ERROR", dry_run=dry_run,
-              destination=destination.url, **{k: v for k, v in report.to_dict().items()
-                                              if k in ("deleted", "skipped", "pruned")},
-              archives=len(report.archives), errors=len(report.errors))
-    return report
 
 
 def _check_destination(run: _Run) -> None:
-    check = getattr(run.dest, "check")
-    if run.dry_run and hasattr(run.dest, "root"):
-        if not Path(run.dest.root).exists():  # type: ignore[attr-defined]
-            return  # a dry run creates nothing; an absent backup folder just holds nothing yet
-    check()
+    if run.dry_run and isinstance(run.dest, FileDestination) and not run.dest.root.exists():
+        return  # a dry run creates nothing; an absent backup folder just holds nothing yet
+    run.dest.check()
+
+
+@contextlib.contextmanager
+def _exclusive_run(log_dir: Path, dry_run: bool) -> Iterator[None]:
+    """One retention run per log dir at a time (a cron'd CLI and the flow could overlap)."""
+    if dry_run:
+        yield
+        return
+    fd = os.open(log_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetentionError(f"another retention run is working on {log_dir}; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _hash_group(run: _Run, group: ArchiveGroup) -> tuple[list[ManifestEntry], dict[str, Path]]:

@@ -156,3 +156,15 @@ def test_permanent_errors_fail_at_once_and_say_what_to_fix():
     assert denied.calls == 1 and missing.calls == 1
 
 
+
+
+def test_two_runs_on_one_log_dir_do_not_overlap(log_dir, tmp_path):
+    from tasks.retention import _exclusive_run
+
+    _old(log_dir, "training/a.log")
+    config = RetentionConfig(destination=(tmp_path / "b").as_uri())
+    with _exclusive_run(log_dir, dry_run=False):  # as if a scheduled run were in progress
+        with pytest.raises(RetentionError, match="another retention run"):
+            retention_run(log_dir, config, config.destination_url())
+        assert (log_dir / "training" / "a.log").exists()
+    assert retention_run(log_dir, config, config.destination_url()).ok
