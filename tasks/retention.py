@@ -468,7 +468,6 @@ def retention_run(
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     on_retry: Callable[[str], None] | None = None,
-    s3_client: Any = None,
 ) -> RetentionReport:
     """What `mlops retention` and the `log-retention` flow both call: open the destination, run, log events.
 
@@ -477,7 +476,7 @@ def retention_run(
     from logging_lib import SystemLogger
     from tasks.storage import open_destination
 
-    dest = open_destination(destination_url, s3_client=s3_client, endpoint_url=config.s3_endpoint_url,
+    dest = open_destination(destination_url, endpoint_url=config.s3_endpoint_url,
                             addressing_style=config.s3_addressing_style, connect_timeout_s=config.connect_timeout_s,
                             retry_attempts=config.retry_attempts, retry_backoff_s=config.retry_backoff_s,
                             on_retry=on_retry)
