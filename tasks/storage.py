@@ -196,7 +196,9 @@ class S3Destination:
         """Run one S3 operation, retrying transient failures with exponential backoff."""
         import botocore.exceptions as bce
 
-        for attempt in range(1, self.retry_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return fn()
             except (bce.BotoCoreError, bce.ClientError, OSError) as exc:
@@ -211,7 +213,6 @@ class S3Destination:
                 if self._on_retry is not None:
                     self._on_retry(f"{what}: {_describe(exc)}; retry {attempt}/{self.retry_attempts - 1} in {wait:.1f} s")
                 self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def check(self) -> None:
         import botocore.exceptions as bce

@@ -99,6 +99,16 @@ def test_current_file_of_a_live_logger_is_never_touched(log_dir, bucket, s3_clie
     assert len(current.read_text().splitlines()) == 2  # still there, and the writer kept appending
 
 
+def test_the_generic_aws_endpoint_variable_is_honoured_too(log_dir, bucket, s3_client, moto_endpoint, monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    write_log(log_dir, "vllm", "server.log", age_days=8)
+    config = RetentionConfig(destination=f"s3://{bucket}/logs", **FAST)
+
+    assert retention_run(log_dir, config, config.destination_url()).ok
+    assert len([k for k in _objects(s3_client, bucket) if k.startswith("logs/vllm/")]) == 2
+
+
 def test_s3_down_fails_clearly_and_deletes_nothing(log_dir, aws_env):
     originals = _old_logs(log_dir)
     with socket.socket() as s:  # a port nobody listens on
