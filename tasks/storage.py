@@ -205,7 +205,7 @@ class S3Destination:
                 transient = is_transient(exc)
                 if not transient:
                     raise RetentionError(f"{what} in {self.url} failed: {_describe(exc)}") from exc
-                if attempt == self.retry_attempts:
+                if attempt >= self.retry_attempts:
                     raise DestinationUnreachable(
                         f"{what} in {self.url} failed after {attempt} tries: {_describe(exc)}; check that the S3 "
                         f"endpoint {self.endpoint} is reachable (AWS_ENDPOINT_URL_S3 / s3_endpoint_url)") from exc
