@@ -278,12 +278,12 @@ def _run_groups(run: _Run, groups: tuple[ArchiveGroup, ...], staging: Path, now:
                 _process_group(run, group, staging)
             except DestinationUnreachable as exc:
                 report.errors.append(f"{group.log_type}/{group.day}: {exc}")
-                run.event("retention_failed", level="ERROR", log_type=group.log_type, day=group.day, error=str(exc))
+                run.event("retention_failed", level="ERROR", source_log_type=group.log_type, day=group.day, error=str(exc))
                 report.errors.append("stopped: the destination is unreachable; the remaining groups were not touched")
                 break
             except RetentionError as exc:
                 report.errors.append(f"{group.log_type}/{group.day}: {exc}")
-                run.event("retention_failed", level="ERROR", log_type=group.log_type, day=group.day, error=str(exc))
+                run.event("retention_failed", level="ERROR", source_log_type=group.log_type, day=group.day, error=str(exc))
         else:
             if config.keep_backups_days is not None:
                 try:
@@ -406,7 +406,7 @@ def _archive_upload_delete(run: _Run, group: ArchiveGroup, files: tuple[Manifest
     run.report.archives.append(ArchiveResult(key, group.log_type, group.day, len(files), bytes_in, size, status))
     run.say(f"{group.log_type}/{group.day}: {status.replace('_', ' ')} {len(files)} files "
             f"({bytes_in / _MIB:.2f} MiB -> {size / _MIB:.2f} MiB) as {key}, verified, in {elapsed:.1f} s")
-    run.event("retention_archived", log_type=group.log_type, day=group.day, key=key, files=len(files),
+    run.event("retention_archived", source_log_type=group.log_type, day=group.day, key=key, files=len(files),
               bytes_in=bytes_in, archive_bytes=size, archive_sha256=sha, status=status,
               duration_ms=round(elapsed * 1000, 1))
     _delete_local(run, files, paths)

@@ -63,12 +63,3 @@ def bucket(s3_client) -> str:
     name = f"logs-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=name)
     return name
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API for every flow test here (starting one costs ~12 s)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
