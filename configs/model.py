@@ -28,6 +28,9 @@ class TinyModelConfig(Section):
     head_dim: int = Field(64, gt=0)
     vocab_size: int = Field(1000, ge=300, description="BPE vocabulary trained on the dataset (>= 256 bytes + specials)")
     max_position_embeddings: int = Field(512, gt=0)
+    lm_head_init_std: float = Field(0.2, gt=0, description=(
+        "init std of the output head; LoRA leaves the head frozen, and at the usual 0.02 its logits "
+        "cannot get far enough apart for a confident answer"))
     seed: int = 0
 
     @model_validator(mode="after")

@@ -85,6 +85,8 @@ def random_llama(spec: TinyModelConfig, tokenizer):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         model = LlamaForCausalLM(config)
+        with torch.no_grad():  # see TinyModelConfig.lm_head_init_std
+            model.lm_head.weight.normal_(0.0, spec.lm_head_init_std)
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id)
     return model
