@@ -31,6 +31,11 @@ class TrainingOutcome:
     metrics: dict[str, float]
     global_step: int
     resumed_from_step: int | None
+    adapter_uri: str = ""
+    base_model_uri: str | None = None
+    merged_uri: str | None = None
+    dataset_sha256: str = ""
+    git_commit: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,24 +109,49 @@ def run_training(cfg: PipelineConfig, settings: Settings, log_dir: Path, *, call
         metrics = {**(result.before.metrics("base_") if result.before else {}), **result.after.metrics("final_"),
                    "train_loss": result.train_loss}
         mlflow.log_metrics(metrics, step=result.global_step)
-        version = None
+        outcome = TrainingOutcome(
+            run_id=run_id, adapter_dir=str(result.adapter_dir), model_name=None, version=None, base_model=base_ref,
+            metrics=metrics, global_step=result.global_step, resumed_from_step=result.resumed_from_step,
+            adapter_uri=f"{run.info.artifact_uri}/adapter", base_model_uri=base_uri, merged_uri=merged_uri,
+            dataset_sha256=data.sha256, git_commit=commit)
         if cfg.mlflow.register_model:
-            from tasks.registry import register_adapter
+            outcome = register_outcome(cfg, outcome)
+            mlflow.set_tag("registered_version", outcome.version)
+    return outcome
 
-            adapter_uri = f"{run.info.artifact_uri}/adapter"
-            tags = {"base_model": base_ref, "base_model_uri": base_uri, "adapter_uri": adapter_uri,
-                    "adapter_path": str(result.adapter_dir), "lora_rank": cfg.lora.r, "lora_alpha": cfg.lora.alpha,
-                    "quantization": cfg.model.quantization.quant_type if cfg.model.quantization.enabled else "none",
-                    "dataset_sha256": data.sha256, "git_commit": commit, "merged_uri": merged_uri,
-                    "max_seq_len": cfg.model.max_seq_len, **{k: f"{v:.6g}" for k, v in metrics.items()}}
-            version = register_adapter(uri, cfg.mlflow.registered_model_name, run_id, adapter_uri, tags,
-                                       alias=cfg.mlflow.candidate_alias,
-                                       description=f"run {cfg.train.run_name}, step {result.global_step}")
-            mlflow.set_tag("registered_version", version)
-    return TrainingOutcome(run_id=run_id, adapter_dir=str(result.adapter_dir),
-                           model_name=cfg.mlflow.registered_model_name if version else None, version=version,
-                           base_model=base_ref, metrics=metrics, global_step=result.global_step,
-                           resumed_from_step=result.resumed_from_step)
+
+def register_outcome(cfg: PipelineConfig, outcome: TrainingOutcome) -> TrainingOutcome:
+    """Register the run's adapter as a new version (tags: what deployment needs), alias `candidate`."""
+    from dataclasses import replace
+
+    from tasks.registry import register_adapter
+
+    tags = {"base_model": outcome.base_model, "base_model_uri": outcome.base_model_uri,
+            "adapter_uri": outcome.adapter_uri, "adapter_path": outcome.adapter_dir, "lora_rank": cfg.lora.r,
+            "lora_alpha": cfg.lora.alpha,
+            "quantization": cfg.model.quantization.quant_type if cfg.model.quantization.enabled else "none",
+            "dataset_sha256": outcome.dataset_sha256, "git_commit": outcome.git_commit, "merged_uri": outcome.merged_uri,
+            "max_seq_len": cfg.model.max_seq_len, **{k: f"{v:.6g}" for k, v in outcome.metrics.items()}}
+    version = register_adapter(str(cfg.mlflow.tracking_uri), cfg.mlflow.registered_model_name, outcome.run_id,
+                               outcome.adapter_uri, tags, alias=cfg.mlflow.candidate_alias,
+                               description=f"run {cfg.train.run_name}, step {outcome.global_step}")
+    return replace(outcome, model_name=cfg.mlflow.registered_model_name, version=version)
+
+
+def evaluate_adapter(cfg: PipelineConfig, base_ref: str, adapter_dir: Path | None, eval_path: Path,
+                     token: str | None = None):
+    """EvalResult of the base (adapter_dir None) or base + adapter on a held-out JSONL file."""
+    from tasks.eval_metrics import load_eval_examples
+    from tasks.evaluation import evaluate
+    from tasks.training import load_base_model, load_tokenizer
+
+    tokenizer = load_tokenizer(str(adapter_dir or base_ref), cfg.model, token)
+    model = load_base_model(base_ref, cfg.model, token)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+    return evaluate(model, tokenizer, load_eval_examples(eval_path), cfg.eval, cfg.model.max_seq_len)
 
 
 def _log_tokenizer(adapter_dir: Path) -> None:
