@@ -40,8 +40,7 @@ def build_tiny_model(spec: TinyModelConfig, corpus: Iterable[str], corpus_sha256
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
     try:
         tokenizer = train_tokenizer(list(corpus), spec.vocab_size)
-        tokenizer.save_pretrained(tmp)
-        _make_tokenizer_portable(tmp)
+        save_tokenizer(tokenizer, tmp)
         model = random_llama(spec, tokenizer)
         model.save_pretrained(tmp)
         (tmp / _DONE).write_text(json.dumps({"spec": spec.model_dump(mode="json"), "corpus_sha256": corpus_sha256}))
@@ -90,6 +89,12 @@ def random_llama(spec: TinyModelConfig, tokenizer):
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id)
     return model
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """save_pretrained, then make the files loadable by vLLM's older transformers too."""
+    tokenizer.save_pretrained(folder)
+    _make_tokenizer_portable(Path(folder))
 
 
 def _make_tokenizer_portable(folder: Path) -> None:

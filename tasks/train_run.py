@@ -191,6 +191,7 @@ def merge_adapter(base_ref: str, adapter_dir: Path, out_dir: Path, cfg: Pipeline
 
     from peft import PeftModel
 
+    from tasks.base_model import save_tokenizer
     from tasks.training import load_base_model, load_tokenizer
 
     base = load_base_model(base_ref, cfg.model, token, quantize=False)
@@ -198,6 +199,6 @@ def merge_adapter(base_ref: str, adapter_dir: Path, out_dir: Path, cfg: Pipeline
     if out_dir.exists():
         shutil.rmtree(out_dir)
     merged.save_pretrained(out_dir)
-    load_tokenizer(str(adapter_dir), cfg.model).save_pretrained(out_dir)
+    save_tokenizer(load_tokenizer(str(adapter_dir), cfg.model), out_dir)
     return out_dir
 

@@ -140,6 +140,7 @@ def train(cfg: PipelineConfig, base_ref: str, data: PreparedData, run_dir: Path,
 def _train(cfg, base_ref, data, run_dir, tlog, token, metrics_sink, callbacks, step_seen) -> TrainResult:
     from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
+    from tasks.base_model import save_tokenizer
     from tasks.callbacks import MetricsSinkCallback, TrainingLogCallback
     from tasks.chat_tokens import ChatCollator
     from tasks.eval_metrics import load_eval_examples
@@ -209,7 +210,7 @@ def _train(cfg, base_ref, data, run_dir, tlog, token, metrics_sink, callbacks, s
     if adapter_dir.exists():
         shutil.rmtree(adapter_dir)
     model.save_pretrained(adapter_dir)
-    tokenizer.save_pretrained(adapter_dir)
+    save_tokenizer(tokenizer, adapter_dir)
 
     after = evaluate(model, tokenizer, examples, cfg.eval, cfg.model.max_seq_len)
     if metrics_sink is not None:

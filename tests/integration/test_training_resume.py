@@ -40,7 +40,7 @@ def test_a_crashed_run_fails_loudly_and_a_rerun_resumes_from_its_checkpoint(tmp_
 
     from configs.loader import load_config
     from configs.settings import Settings
-    from tasks.registry import get_alias_version
+    from tasks.registry import get_alias_version, resolve_model
     from tasks.train_run import run_training
 
     cfg = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path / 'data'}"])
@@ -57,12 +57,15 @@ def test_a_crashed_run_fails_loudly_and_a_rerun_resumes_from_its_checkpoint(tmp_
     assert errors and "simulated crash" in errors[0]["error"]
 
     first = _steps_logged(tmp_path / "logs")
+    cfg = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path / 'data'}", "mlflow.register_merged=true"])
     out = run_training(cfg, Settings(), tmp_path / "logs")
     assert out.resumed_from_step == 5 and out.global_step == 12
     assert out.run_id == run_id and client.get_run(run_id).info.status == "FINISHED"
     resumed = _steps_logged(tmp_path / "logs")[len(first):]
     assert resumed[0] == 6 and resumed[-1] == 12  # continued, not started over
     assert out.version == "1"
+    merged = resolve_model(cfg.mlflow.tracking_uri, f"models:/{cfg.mlflow.registered_model_name}/1").merged_dir
+    assert merged is not None and {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in merged.iterdir()}
 
 
 def test_plain_lora_is_selected_by_config(tmp_path):
