@@ -87,6 +87,10 @@ def load_base_model(ref: str, cfg: ModelConfig, token: str | None = None, *, qua
                               "attn_implementation": cfg.attn_implementation, "trust_remote_code": cfg.trust_remote_code}
     if q is not None:
         kwargs["quantization_config"] = q
+    if _cuda():  # a 4-bit model cannot be moved after loading: place it on the GPU while loading
+        import torch
+
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
     return AutoModelForCausalLM.from_pretrained(ref, **kwargs)
 
 
@@ -221,7 +225,7 @@ def _train(cfg, base_ref, data, run_dir, tlog, token, metrics_sink, callbacks, s
                          extra={"train_runtime_s": round(time.monotonic() - t0, 3), "n_train_dropped": n_dropped})
     (run_dir / "train_result.json").write_text(json.dumps(
         {"global_step": result.global_step, "resumed_from_step": resumed_step, "train_loss": result.train_loss,
-         "loss_history": history, "before": before.to_dict() if before else None, "after": after.to_dict()}, indent=2))
+         "loss_history": history, "before": before.to_dict() if before else None, "after": after.to_dict(), **result.extra}, indent=2))
     if cfg.eval.require_improvement and before is not None and after.exact_match <= before.exact_match:
         raise TrainingError(f"fine-tuned exact match {after.exact_match:.3f} does not beat the base "
                             f"{before.exact_match:.3f}; train longer (train.max_steps) or raise train.learning_rate")
