@@ -5,7 +5,8 @@ bytes. Target: QLoRA peak <= 0.5x bf16 LoRA peak.
 Each child samples its own /proc/self/status (VmRSS, RssAnon, RssFile) every 5 ms and
 reports the peak per phase (imports, load, prepare, train), so the loader's transient memory
 is separated from what training keeps. `nf4+trim` is nf4 with glibc's malloc_trim(0) after
-loading: if it drops, the transient is freed memory the allocator kept, not live tensors.
+loading: if it drops, the transient is freed memory the allocator kept, not live tensors. `nf4-prequant` loads a checkpoint saved
+already quantized (quantize once, store, load 4-bit), so the bf16 weights are never read.
 
     python bench/qlora_memory.py [--layers 9] [--seq 128] [--batch 1] [--steps 2]
 """
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 MIB = 1024 * 1024
-MODES = ("fp32", "bf16", "nf4", "nf4+trim")
+MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant")
 
 
 def _status() -> dict[str, int]:
@@ -45,9 +46,11 @@ class Sampler(threading.Thread):
 
     def sample(self) -> None:
         s = _status()
-        p = self.peaks.setdefault(self.phase, {"VmRSS": 0, "RssAnon": 0, "RssFile": 0})
-        for k in p:
-            p[k] = max(p[k], s.get(k, 0))
+        p = self.peaks.setdefault(self.phase, {"VmRSS": 0, "RssAnon": 0, "RssFile": 0, "file_at_peak": 0})
+        if s.get("VmRSS", 0) > p["VmRSS"]:
+            p["VmRSS"], p["file_at_peak"] = s["VmRSS"], s.get("RssFile", 0)
+        p["RssAnon"] = max(p["RssAnon"], s.get("RssAnon", 0))
+        p["RssFile"] = max(p["RssFile"], s.get("RssFile", 0))
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -70,11 +73,16 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int) -> None:
     torch.manual_seed(0)
     sampler.enter("load")
     kwargs: dict = {"dtype": torch.float32 if mode == "fp32" else torch.bfloat16}
-    if mode.startswith("nf4"):
+    if mode in ("nf4", "nf4+trim"):
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                            bnb_4bit_use_double_quant=True,
                                                            bnb_4bit_compute_dtype=torch.bfloat16)
+    if mode == "nf4-prequant":  # a checkpoint saved already quantized: its config carries the bnb settings
+        model_dir = str(Path(model_dir) / "nf4")
     model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    if mode == "quantize":
+        model.save_pretrained(Path(model_dir) / "nf4")
+        return
     after_load = _status()["VmRSS"]
     sampler.enter("prepare")
     if mode.startswith("nf4"):
@@ -103,10 +111,9 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int) -> None:
     step_s = (time.perf_counter() - t0) / steps
     sampler.enter("done")
     sampler.stop.set()
-    import resource
-
+    # VmHWM, not getrusage: ru_maxrss survives fork+exec and would report the parent's peak
     print("RESULT " + json.dumps({
-        "mode": mode, "peaks": sampler.peaks, "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "mode": mode, "peaks": sampler.peaks, "ru_maxrss": _status()["VmHWM"],
         "rss_after_load": after_load, "rss_after_prepare": after_prepare, "rss_after_trim": trimmed,
         "param_bytes_in_memory": weight_bytes, "step_s": step_s, "loss": float(loss)}), flush=True)
 
@@ -158,8 +165,13 @@ def main() -> None:
               f"{args.steps} AdamW steps", flush=True)
         theo = theoretical(counts)
         results = {}
-        for mode in MODES:
+        for mode in ("quantize", *MODES):
             env = {**os.environ, "DO_NOT_TRACK": "1"}
+            if mode == "nf4+trim":
+                env["MALLOC_ARENA_MAX"] = "2"
+            if mode == "quantize":
+                subprocess.run([sys.executable, __file__, "--child", mode, tmp], capture_output=True, check=True, env=env)
+                continue
             proc = subprocess.run([sys.executable, __file__, "--child", mode, tmp, "--seq", str(args.seq), "--batch",
                                    str(args.batch), "--steps", str(args.steps)], capture_output=True, text=True, env=env)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -170,24 +182,27 @@ def main() -> None:
             r = results[mode]
             print(f"{mode:9s} done: peak RSS {r['ru_maxrss'] / MIB:7.0f} MiB, step {r['step_s']:.1f} s", flush=True)
     print()
-    print(f"{'mode':9s} {'theory MiB':>10s} {'params MiB':>10s} {'peak RSS':>9s} {'load pk':>8s} {'load anon':>9s} "
-          f"{'load file':>9s} {'after ld':>8s} {'train pk':>8s} {'x bf16':>7s}")
+    print("MiB; peak RSS = VmHWM of the child; per phase: peak VmRSS (file-backed part at that moment) and max RssAnon")
+    print(f"{'mode':12s} {'theory':>7s} {'params':>7s} {'peak RSS':>9s} {'load pk (file)':>15s} {'load anon':>9s} "
+          f"{'after ld':>8s} {'train pk (file)':>16s} {'train anon':>10s} {'x bf16':>7s}")
     bf16_peak = results.get("bf16", {}).get("ru_maxrss")
     for mode, r in results.items():
         load = r["peaks"].get("load", {})
         train = r["peaks"].get("train", {})
         theory = theo["nf4" if mode.startswith("nf4") else mode]
         ratio = f"{r['ru_maxrss'] / bf16_peak:.2f}x" if bf16_peak else "-"
-        print(f"{mode:9s} {theory / MIB:10.0f} {r['param_bytes_in_memory'] / MIB:10.0f} {r['ru_maxrss'] / MIB:9.0f} "
-              f"{load.get('VmRSS', 0) / MIB:8.0f} {load.get('RssAnon', 0) / MIB:9.0f} {load.get('RssFile', 0) / MIB:9.0f} "
-              f"{r['rss_after_load'] / MIB:8.0f} {train.get('VmRSS', 0) / MIB:8.0f} {ratio:>7s}")
+        print(f"{mode:12s} {theory / MIB:7.0f} {r['param_bytes_in_memory'] / MIB:7.0f} {r['ru_maxrss'] / MIB:9.0f} "
+              f"{load.get('VmRSS', 0) / MIB:7.0f} ({load.get('file_at_peak', 0) / MIB:5.0f}) {load.get('RssAnon', 0) / MIB:9.0f} "
+              f"{r['rss_after_load'] / MIB:8.0f} {train.get('VmRSS', 0) / MIB:7.0f} ({train.get('file_at_peak', 0) / MIB:6.0f}) "
+              f"{train.get('RssAnon', 0) / MIB:10.0f} {ratio:>7s}")
         if r.get("rss_after_trim"):
-            print(f"{'':9s} malloc_trim(0) after prepare: RSS {r['rss_after_prepare'] / MIB:.0f} MiB")
+            print(f"{'':12s} MALLOC_ARENA_MAX=2, malloc_trim(0) after prepare: RSS {r['rss_after_prepare'] / MIB:.0f} MiB")
     if "nf4" in results and bf16_peak:
         ratio = results["nf4"]["ru_maxrss"] / bf16_peak
         print(f"\nQLoRA nf4 peak / bf16 LoRA peak = {ratio:.2f} (target <= 0.5: {'PASS' if ratio <= 0.5 else 'FAIL'})")
-        if "nf4+trim" in results:
-            print(f"nf4+trim peak / bf16 LoRA peak = {results['nf4+trim']['ru_maxrss'] / bf16_peak:.2f}")
+        for other in ("nf4+trim", "nf4-prequant"):
+            if other in results:
+                print(f"{other} peak / bf16 LoRA peak = {results[other]['ru_maxrss'] / bf16_peak:.2f}")
 
 
 if __name__ == "__main__":
