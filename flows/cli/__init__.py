@@ -13,12 +13,16 @@ import typer
 from flows.cli import logs as _logs
 from flows.cli import demo as _demo
 from flows.cli import retention as _retention
+from flows.cli import registry as _registry
+from flows.cli import train as _train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
 app.add_typer(_logs.app, name="logs")
 app.command("demo")(_demo.demo)
 app.command("retention")(_retention.retention)
+app.command("train")(_train.train)
+app.add_typer(_registry.app, name="registry")
 
 
 def main() -> None:

@@ -1,0 +1,41 @@
+"""`data`: the chat/instruction dataset and how it is split.
+
+A JSONL row is either `{"messages": [{"role": ..., "content": ...}, ...]}` ending with an
+assistant message, or `{"instruction": ..., "input": ... (optional), "output": ...}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from configs._base import Section
+
+
+class GeneratedDataConfig(Section):
+    """A synthetic capital-city Q&A task the tiny model learns in a few minutes on a CPU:
+    every country is seen in training, held-out rows ask about it with unseen phrasings."""
+
+    num_examples: int = Field(400, ge=20)
+    seed: int = 0
+
+
+class DataConfig(Section):
+    name: str = Field("capitals", pattern=r"^[A-Za-z0-9._-]+$", description="names the prepared split folder")
+    path: Path | None = Field(None, description="JSONL file with every row; split by eval_fraction")
+    eval_path: Path | None = Field(None, description="optional JSONL held-out set; then `path` is all training data")
+    generate: GeneratedDataConfig | None = Field(None, description="write a synthetic dataset instead of reading `path`")
+    eval_fraction: float = Field(0.15, gt=0, lt=1)
+    max_eval_examples: int | None = Field(None, gt=0)
+    on_bad_row: Literal["error", "skip"] = Field("error", description="error: raise with line numbers; skip: drop and count")
+    split_seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.path is None) == (self.generate is None):
+            raise ValueError("give exactly one of `path` (a JSONL file) and `generate` (synthetic dataset)")
+        if self.eval_path is not None and self.path is None:
+            raise ValueError("`eval_path` needs `path` for the training rows")
+        return self

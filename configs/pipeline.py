@@ -1,0 +1,79 @@
+"""PipelineConfig: the whole validated config, one attribute per section.
+
+To add a section: write `configs/<section>.py` with a `Section` subclass and add one field
+here (`serving: ServingConfig = ServingConfig()`). Path fields of any section are made
+absolute against the project root by `resolved()`; nothing else is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from configs._base import Section
+from configs.data import DataConfig
+from configs.lora import LoraConfig
+from configs.mlflow import MlflowConfig
+from configs.model import ModelConfig
+from configs.paths import PathsConfig
+from configs.training import EvalConfig, TrainConfig
+
+
+class PipelineConfig(Section):
+    model: ModelConfig
+    data: DataConfig
+    lora: LoraConfig = LoraConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    paths: PathsConfig = PathsConfig()
+
+    def resolved(self, root: Path) -> PipelineConfig:
+        """A copy with every relative path made absolute against `root` and the MLflow
+        defaults (SQLite store + artifact folder under data_dir) filled in."""
+        root = Path(root).expanduser().resolve()
+        cfg: PipelineConfig = _resolve_model(self, root)
+        updates: dict[str, Any] = {}
+        if cfg.model.is_local_path:
+            updates["model"] = cfg.model.model_copy(update={"name_or_path": str(_abs(Path(cfg.model.name_or_path), root))})
+        ml = cfg.mlflow
+        uri = ml.tracking_uri or f"sqlite:///{cfg.paths.mlflow_dir / 'mlflow.db'}"
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            uri = f"sqlite:///{_abs(Path(uri[len('sqlite:///'):]), root)}"
+        art = ml.artifact_location or str(cfg.paths.mlflow_dir / "artifacts")
+        if "://" not in art:
+            art = str(_abs(Path(art), root))
+        updates["mlflow"] = ml.model_copy(update={"tracking_uri": uri, "artifact_location": art})
+        return cfg.model_copy(update=updates)
+
+    def flat_params(self) -> dict[str, str]:
+        """The config flattened to `section.field` -> string (MLflow params). No secrets live here."""
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            else:
+                out[prefix] = "null" if value is None else str(value)
+
+        walk("", self.model_dump(mode="json"))
+        return out
+
+
+def _abs(path: Path, root: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def _resolve_model(model: BaseModel, root: Path) -> Any:
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Path):
+            updates[name] = _abs(value, root)
+        elif isinstance(value, BaseModel):
+            updates[name] = _resolve_model(value, root)
+    return model.model_copy(update=updates) if updates else model

@@ -1,0 +1,188 @@
+"""Chat/instruction JSONL: reading with per-line errors, a synthetic task, the train/eval split.
+
+Rows are normalised to `{"messages": [...]}` (an instruction row becomes a user message plus
+an assistant message) and the split is written to `<datasets_dir>/<name>/{train,eval}.jsonl`,
+which is what training, evaluation and the benchmark read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from configs.data import DataConfig, GeneratedDataConfig
+from configs.errors import DataError
+
+ROLES = ("system", "user", "assistant")
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    train_path: Path
+    eval_path: Path
+    n_train: int
+    n_eval: int
+    n_skipped: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["train_path"], d["eval_path"] = str(self.train_path), str(self.eval_path)
+        return d
+
+
+def normalize_row(row: Any) -> list[dict[str, str]]:
+    """The row's messages, or ValueError saying what is wrong with it."""
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if "messages" in row:
+        msgs = row["messages"]
+        if not isinstance(msgs, list) or not msgs:
+            raise ValueError("'messages' must be a non-empty list")
+        out = []
+        for i, m in enumerate(msgs):
+            if not isinstance(m, dict) or set(m) - {"role", "content"} or "role" not in m or "content" not in m:
+                raise ValueError(f"messages[{i}] must be an object with exactly 'role' and 'content'")
+            if m["role"] not in ROLES:
+                raise ValueError(f"messages[{i}].role is {m['role']!r}; expected one of {', '.join(ROLES)}")
+            if not isinstance(m["content"], str) or not m["content"].strip():
+                raise ValueError(f"messages[{i}].content must be a non-empty string")
+            out.append({"role": m["role"], "content": m["content"]})
+        if out[-1]["role"] != "assistant":
+            raise ValueError("the last message must be the assistant's answer (role 'assistant')")
+        if not any(m["role"] == "user" for m in out):
+            raise ValueError("there must be at least one 'user' message")
+        return out
+    if "instruction" in row or "output" in row:
+        extra = set(row) - {"instruction", "input", "output"}
+        if extra:
+            raise ValueError(f"unknown keys {sorted(extra)}; an instruction row has instruction, input, output")
+        for key in ("instruction", "output"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise ValueError(f"'{key}' must be a non-empty string")
+        inp = row.get("input") or ""
+        if not isinstance(inp, str):
+            raise ValueError("'input' must be a string")
+        user = row["instruction"] + (f"\n\n{inp}" if inp.strip() else "")
+        return [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]
+    raise ValueError("expected 'messages' (chat) or 'instruction' + 'output' keys")
+
+
+def read_jsonl(path: Path, on_bad_row: str = "error") -> tuple[list[list[dict[str, str]]], list[tuple[int, str]]]:
+    """All rows of `path` as message lists, plus `(line_number, reason)` for skipped rows.
+
+    With `on_bad_row="error"` any bad row raises DataError listing the bad line numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"dataset file {path} not found; set data.path to an existing JSONL file")
+    rows: list[list[dict[str, str]]] = []
+    bad: list[tuple[int, str]] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(normalize_row(json.loads(line)))
+            except json.JSONDecodeError as exc:
+                bad.append((lineno, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            except ValueError as exc:
+                bad.append((lineno, str(exc)))
+    if bad and on_bad_row == "error":
+        listed = "\n".join(f"  line {n}: {why}" for n, why in bad[:_MAX_LISTED])
+        more = f"\n  ... and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
+        raise DataError(f"{path}: {len(bad)} bad row{'s' if len(bad) > 1 else ''} (fix them, or set "
+                        f"data.on_bad_row: skip to drop and count them):\n{listed}{more}")
+    if not rows:
+        raise DataError(f"{path}: no usable rows" + (f" ({len(bad)} skipped as bad)" if bad else ""))
+    return rows, bad
+
+
+# --- the synthetic task ---------------------------------------------------------------
+CAPITALS = {
+    "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
+    "Austria": "Vienna", "Poland": "Warsaw", "Greece": "Athens", "Norway": "Oslo", "Sweden": "Stockholm",
+    "Finland": "Helsinki", "Denmark": "Copenhagen", "Ireland": "Dublin", "Hungary": "Budapest",
+    "Egypt": "Cairo", "Kenya": "Nairobi", "Japan": "Tokyo", "China": "Beijing", "India": "New Delhi",
+    "Peru": "Lima", "Chile": "Santiago", "Cuba": "Havana", "Canada": "Ottawa", "Mexico": "Mexico City",
+    "Russia": "Moscow", "Turkey": "Ankara", "Iran": "Tehran", "Thailand": "Bangkok", "Vietnam": "Hanoi",
+    "Argentina": "Buenos Aires",
+}
+TEMPLATES = (
+    "What is the capital of {c}?", "Name the capital city of {c}.", "Which city is the capital of {c}?",
+    "{c}: what is its capital?", "Tell me the capital of {c}.", "capital of {c}?",
+    "What city serves as the capital of {c}?", "Do you know the capital of {c}?",
+    "I need the capital of {c}, please.", "Quick question: capital of {c}?",
+    "What's {c}'s capital city?", "Give the capital of {c} in one word.",
+)
+SYSTEMS = (None, "You are a helpful assistant.", "Answer with the city name only.")
+
+
+def generate_capitals(cfg: GeneratedDataConfig) -> list[dict[str, Any]]:
+    """Deterministic rows of the capital-city task (the same seed gives the same rows)."""
+    combos = [(c, t, s) for c in CAPITALS for t in TEMPLATES for s in SYSTEMS]
+    rng = random.Random(cfg.seed)
+    rng.shuffle(combos)
+    rows = []
+    for i in range(cfg.num_examples):
+        country, template, system = combos[i % len(combos)]
+        msgs = ([{"role": "system", "content": system}] if system else [])
+        msgs += [{"role": "user", "content": template.format(c=country)},
+                 {"role": "assistant", "content": CAPITALS[country]}]
+        rows.append({"messages": msgs})
+    return rows
+
+
+def split_rows(rows: list[Any], eval_fraction: float, seed: int, max_eval: int | None = None) -> tuple[list[Any], list[Any]]:
+    """Seeded shuffle then split; at least one row on each side."""
+    if len(rows) < 2:
+        raise DataError(f"need at least 2 rows to split into train and eval, got {len(rows)}")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(len(rows) - 1, max(1, round(len(rows) * eval_fraction)))
+    if max_eval is not None:
+        n_eval = min(n_eval, max_eval)
+    return [rows[i] for i in order[n_eval:]], [rows[i] for i in order[:n_eval]]
+
+
+def _write_jsonl(path: Path, rows: list[list[dict[str, str]]]) -> bytes:
+    blob = "".join(json.dumps({"messages": m}, ensure_ascii=False) + "\n" for m in rows).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(blob)
+    tmp.replace(path)
+    return blob
+
+
+def prepare_data(cfg: DataConfig, datasets_dir: Path) -> PreparedData:
+    """Read (or generate) the rows, split them and write `<datasets_dir>/<name>/{train,eval}.jsonl`."""
+    out = Path(datasets_dir) / cfg.name
+    skipped: list[tuple[int, str]] = []
+    if cfg.generate is not None:
+        source = out / "source.jsonl"
+        blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generate_capitals(cfg.generate))
+        source.parent.mkdir(parents=True, exist_ok=True)
+        if not source.exists() or source.read_text(encoding="utf-8") != blob:
+            source.write_text(blob, encoding="utf-8")
+        rows, skipped = read_jsonl(source, "error")
+    else:
+        rows, skipped = read_jsonl(cfg.path, cfg.on_bad_row)
+    if cfg.eval_path is not None:
+        train_rows = rows
+        eval_rows, bad_eval = read_jsonl(cfg.eval_path, cfg.on_bad_row)
+        skipped += bad_eval
+        if cfg.max_eval_examples:
+            eval_rows = eval_rows[: cfg.max_eval_examples]
+    else:
+        train_rows, eval_rows = split_rows(rows, cfg.eval_fraction, cfg.split_seed, cfg.max_eval_examples)
+    digest = hashlib.sha256()
+    digest.update(_write_jsonl(out / "train.jsonl", train_rows))
+    digest.update(b"\0")
+    digest.update(_write_jsonl(out / "eval.jsonl", eval_rows))
+    return PreparedData(out / "train.jsonl", out / "eval.jsonl", len(train_rows), len(eval_rows), len(skipped),
+                        digest.hexdigest())

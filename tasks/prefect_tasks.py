@@ -1,0 +1,55 @@
+"""Thin Prefect @task wrappers over the training step, for flows. Each returns small
+serialisable values (paths, ids, metrics), never models. Test the plain functions they call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from configs.pipeline import PipelineConfig
+from configs.settings import Settings
+from tasks.data import PreparedData, prepare_data
+
+
+def _prepared(d: dict[str, Any]) -> PreparedData:
+    return PreparedData(**{**d, "train_path": Path(d["train_path"]), "eval_path": Path(d["eval_path"])})
+
+
+@task(name="prepare-data")
+def prepare_data_task(cfg: PipelineConfig) -> dict[str, Any]:
+    return prepare_data(cfg.data, cfg.paths.datasets_dir).to_dict()
+
+
+@task(name="build-base-model")
+def build_base_model_task(cfg: PipelineConfig, data: dict[str, Any]) -> str:
+    from tasks.train_run import build_base_model
+
+    return build_base_model(cfg, _prepared(data))
+
+
+@task(name="train")  # no retries: a re-run resumes from the last checkpoint instead
+def train_task(cfg: PipelineConfig, data: dict[str, Any], base_ref: str, log_dir: str) -> dict[str, Any]:
+    """Train + evaluate inside one MLflow run; registration is left to register_task."""
+    from tasks.train_run import run_training
+
+    no_register = cfg.model_copy(update={"mlflow": cfg.mlflow.model_copy(update={"register_model": False})})
+    return run_training(no_register, Settings(), Path(log_dir), data=_prepared(data), base_ref=base_ref).to_dict()
+
+
+@task(name="evaluate")
+def evaluate_task(cfg: PipelineConfig, base_ref: str, adapter_dir: str | None, eval_path: str) -> dict[str, Any]:
+    from tasks.train_run import evaluate_adapter
+
+    result = evaluate_adapter(cfg, base_ref, Path(adapter_dir) if adapter_dir else None, Path(eval_path),
+                              Settings().hf_token_value())
+    return {k: v for k, v in result.to_dict().items() if k != "samples"}
+
+
+@task(name="register")
+def register_task(cfg: PipelineConfig, outcome: dict[str, Any]) -> dict[str, Any]:
+    """Register a train_task outcome; returns it with model_name and version filled in."""
+    from tasks.train_run import TrainingOutcome, register_outcome
+
+    return register_outcome(cfg, TrainingOutcome(**outcome)).to_dict()

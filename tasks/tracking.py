@@ -1,0 +1,53 @@
+"""MLflow tracking: the experiment (always with an explicit artifact location), metrics from
+the Trainer, the git commit of the code that trained."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+from configs.errors import RegistryError
+
+CODE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_experiment(client, name: str, artifact_location: str) -> str:
+    """The experiment's id, creating it with `artifact_location` (never the cwd's ./mlruns)."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        if "://" not in artifact_location:
+            Path(artifact_location).mkdir(parents=True, exist_ok=True)
+            artifact_location = Path(artifact_location).as_uri()
+        return client.create_experiment(name, artifact_location=artifact_location)
+    if exp.lifecycle_stage == "deleted":
+        raise RegistryError(f"MLflow experiment {name!r} is deleted; restore it or set mlflow.experiment_name")
+    return exp.experiment_id
+
+
+class MetricsSink:
+    """`sink(metrics, step)` writing to one MLflow run through the client (no global state)."""
+
+    def __init__(self, client, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def __call__(self, metrics: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+        import time
+
+        ts = int(time.time() * 1000)
+        batch = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items() if math.isfinite(float(v))]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+
+def git_commit(repo: Path = CODE_ROOT) -> str:
+    """HEAD of the code's repository (`+dirty` with uncommitted changes), or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head

@@ -1,0 +1,119 @@
+"""The embedded default end to end through `mlops train`: real QLoRA on the tiny model, a real
+SQLite MLflow with registry, typed logs; then the registry CLI against the same store."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+NAME = "tiny-chat-lora"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    data_dir, log_dir, cwd = root / "data", root / "logs", root / "cwd"
+    cwd.mkdir()
+    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "local.yaml"),
+                   "--set", f"paths.data_dir={data_dir}", "--log-dir", str(log_dir), cwd=cwd, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    run_id = re.search(r"mlflow run id:\s+(\w+)", out)[1]
+    adapter = Path(re.search(r"adapter path:\s+(\S+)", out)[1])
+    version = re.search(rf"registered version:\s+{NAME} version (\d+)", out)[1]
+    uri = f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}"
+    return {"root": root, "data": data_dir, "logs": log_dir, "cwd": cwd, "run_id": run_id, "adapter": adapter,
+            "version": version, "uri": uri, "stdout": out}
+
+
+def test_cli_reports_run_adapter_and_version(trained):
+    assert trained["adapter"] == trained["data"] / "runs" / "local" / "adapter"
+    assert (trained["adapter"] / "adapter_config.json").exists()
+    assert trained["version"] == "1"
+    assert not (trained["cwd"] / "mlruns").exists() and not any(trained["cwd"].iterdir())
+
+
+def test_loss_goes_down_and_finetuned_beats_base_on_exact_match(trained):
+    result = json.loads((trained["data"] / "runs" / "local" / "train_result.json").read_text())
+    losses = [loss for _, loss in result["loss_history"]]
+    assert result["global_step"] == 100
+    assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
+    assert result["after"]["eval_loss"] < result["before"]["eval_loss"]
+    assert result["after"]["exact_match"] > result["before"]["exact_match"]
+    assert result["after"]["exact_match"] >= 0.3
+
+
+def test_mlflow_run_has_params_metrics_system_metrics_and_artifacts(trained):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=trained["uri"])
+    run = client.get_run(trained["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["lora.r"] == "8" and run.data.params["model.quantization.quant_type"] == "nf4"
+    assert run.data.params["train.max_steps"] == "100"
+    assert {"loss", "learning_rate", "eval_loss", "base_exact_match", "final_exact_match"} <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "loss")) >= 10
+    assert any(k.startswith("system/") for k in run.data.metrics)
+    assert run.info.artifact_uri.startswith(f"file://{trained['data'] / 'mlflow' / 'artifacts'}")
+    top = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"adapter", "tokenizer", "config", "plots", "base_model", "train_result.json"} <= top
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {"plots/loss_curve.png"}
+    assert "tokenizer/tokenizer.json" in {a.path for a in client.list_artifacts(run.info.run_id, "tokenizer")}
+
+
+def test_registered_candidate_loads_back_into_a_working_peft_model(trained):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tasks.eval_metrics import load_eval_examples, score
+    from tasks.evaluation import generate_answers
+    from tasks.registry import get_alias_version, resolve_model
+
+    assert get_alias_version(trained["uri"], NAME, "candidate") == trained["version"]
+    assert get_alias_version(trained["uri"], NAME, "champion") is None
+    m = resolve_model(trained["uri"], f"models:/{NAME}@candidate")
+    assert (m.name, m.version, m.lora_rank, m.merged_dir) == (NAME, "1", 8, None)
+    assert m.tags["quantization"] == "nf4" and len(m.tags["dataset_sha256"]) == 64 and m.tags["git_commit"]
+    assert float(m.tags["final_exact_match"]) > float(m.tags["base_exact_match"])
+    tok = AutoTokenizer.from_pretrained(m.adapter_dir)
+    base = AutoModelForCausalLM.from_pretrained(m.base_model, dtype=torch.float32)
+    examples = load_eval_examples(trained["data"] / "datasets" / "capitals" / "eval.jsonl")[:16]
+    prompts, refs = [e.prompt_messages for e in examples], [e.reference for e in examples]
+    base_score = score(generate_answers(base, tok, prompts, 16, 12), refs)
+    model = PeftModel.from_pretrained(base, str(m.adapter_dir))
+    assert score(generate_answers(model, tok, prompts, 16, 12), refs) > base_score
+
+
+def test_typed_training_and_system_logs_are_written(trained):
+    events = [json.loads(line)["message"] for f in (trained["logs"] / "training").glob("*.log")
+              for line in f.read_text().splitlines()]
+    for name in ("epoch_start", "training_step", "validation", "epoch_end"):
+        assert name in events
+    lines = [json.loads(line) for f in (trained["logs"] / "training").glob("*.log") for line in f.read_text().splitlines()]
+    steps = [ev for ev in lines if ev["message"] == "training_step"]
+    assert steps[0]["mlflow_run_id"] == trained["run_id"] and steps[-1]["step"] == 100
+    system = [json.loads(line)["message"] for f in (trained["logs"] / "system").glob("*.log")
+              for line in f.read_text().splitlines()]
+    assert "system_metrics" in system
+
+
+def test_registry_cli_lists_shows_and_promotes(trained):
+    uri = ["--tracking-uri", trained["uri"]]
+    listed = run_cli("registry", "list", *uri)
+    assert listed.returncode == 0 and f"{NAME}  versions=1  latest=1  aliases: @candidate=1" in listed.stdout
+    shown = run_cli("registry", "show", NAME, *uri)
+    assert shown.returncode == 0 and "version 1 @candidate" in shown.stdout and "lora_rank: 8" in shown.stdout
+    promoted = run_cli("registry", "promote", NAME, "1", *uri)
+    assert promoted.returncode == 0 and f"{NAME}@champion: - -> 1" in promoted.stdout
+    from tasks.registry import get_alias_version
+
+    assert get_alias_version(trained["uri"], NAME, "champion") == "1"
+    missing = run_cli("registry", "promote", NAME, "9", *uri)
+    assert missing.returncode == 1 and "version=9" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,0 +1,79 @@
+"""Dataset rows, the train/eval split and the shared exact-match metric."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from configs.data import DataConfig, GeneratedDataConfig
+from configs.errors import DataError
+from tasks.data import generate_capitals, prepare_data, read_jsonl
+from tasks.eval_metrics import load_eval_examples, normalize, score
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD_CHAT = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+GOOD_INSTR = json.dumps({"instruction": "Add", "input": "2+2", "output": "4"})
+
+
+def test_chat_and_instruction_rows_become_messages(tmp_path):
+    rows, skipped = read_jsonl(_write(tmp_path / "d.jsonl", [GOOD_CHAT, "", GOOD_INSTR]))
+    assert skipped == []
+    assert rows[1] == [{"role": "user", "content": "Add\n\n2+2"}, {"role": "assistant", "content": "4"}]
+
+
+def test_bad_rows_raise_with_their_line_numbers_and_reasons(tmp_path):
+    path = _write(tmp_path / "d.jsonl", [
+        GOOD_CHAT,
+        "{not json",
+        json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
+        json.dumps({"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]}),
+        json.dumps({"prompt": "x", "completion": "y"}),
+        GOOD_INSTR,
+    ])
+    with pytest.raises(DataError) as err:
+        read_jsonl(path)
+    text = str(err.value)
+    assert "4 bad rows" in text and "data.on_bad_row: skip" in text
+    assert "line 2: not valid JSON" in text
+    assert "line 3: the last message must be the assistant's answer" in text
+    assert "line 4: messages[0].role is 'robot'" in text
+    assert "line 5: expected 'messages' (chat) or 'instruction' + 'output' keys" in text
+
+
+def test_skip_mode_drops_and_counts_bad_rows(tmp_path):
+    src = _write(tmp_path / "d.jsonl", [GOOD_CHAT] * 9 + ["[]", GOOD_INSTR])
+    prepared = prepare_data(DataConfig(path=src, on_bad_row="skip", eval_fraction=0.2), tmp_path / "ds")
+    assert prepared.n_skipped == 1
+    assert prepared.n_train + prepared.n_eval == 10 and prepared.n_eval == 2
+
+
+def test_a_file_of_only_bad_rows_is_an_error_even_when_skipping(tmp_path):
+    with pytest.raises(DataError, match="no usable rows"):
+        read_jsonl(_write(tmp_path / "d.jsonl", ["[]"]), "skip")
+
+
+def test_generated_split_is_deterministic_and_held_out(tmp_path):
+    cfg = DataConfig(generate=GeneratedDataConfig(num_examples=100, seed=3), eval_fraction=0.2)
+    a = prepare_data(cfg, tmp_path / "a")
+    b = prepare_data(cfg, tmp_path / "b")
+    assert a.sha256 == b.sha256 and (a.n_train, a.n_eval) == (80, 20)
+    train = {json.dumps(r) for r in read_jsonl(a.train_path)[0]}
+    held = [json.dumps(r) for r in read_jsonl(a.eval_path)[0]]
+    assert not train.intersection(held)
+    assert generate_capitals(GeneratedDataConfig(num_examples=20, seed=1)) != generate_capitals(
+        GeneratedDataConfig(num_examples=20, seed=2))
+
+
+def test_eval_examples_and_score_use_one_normalisation(tmp_path):
+    ex = load_eval_examples(_write(tmp_path / "e.jsonl", [GOOD_CHAT, GOOD_INSTR]))
+    assert ex[0].prompt_messages == [{"role": "user", "content": "hi"}] and ex[0].reference == "hello"
+    assert normalize("  Buenos   Aires. ") == "buenos aires"
+    assert score(["Hello!", "5"], ["hello", "4"]) == 0.5
+    with pytest.raises(ValueError, match="pair up"):
+        score(["a"], ["a", "b"])
