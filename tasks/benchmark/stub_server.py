@@ -72,6 +72,10 @@ class StubServer:
             ready.set()
             self._loop.run_forever()
             self._loop.run_until_complete(self.close())
+            pending = asyncio.all_tasks(self._loop)
+            for t in pending:
+                t.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
         self._thread = threading.Thread(target=run, name="stub-openai", daemon=True)
