@@ -48,6 +48,7 @@ class StubServer:
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
 
     @property
     def base_url(self) -> str:
@@ -66,19 +67,15 @@ class StubServer:
     def start_in_thread(self) -> StubServer:
         ready = threading.Event()
 
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start())
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await self.start()
             ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self.close())
-            pending = asyncio.all_tasks(self._loop)
-            for t in pending:
-                t.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self._loop.close()
+            await self._stop.wait()
+            await self.close()  # asyncio.run then cancels the connection handlers still running
 
-        self._thread = threading.Thread(target=run, name="stub-openai", daemon=True)
+        self._thread = threading.Thread(target=lambda: asyncio.run(main()), name="stub-openai", daemon=True)
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("stub server did not start within 10 s")
@@ -86,7 +83,7 @@ class StubServer:
 
     def stop_thread(self) -> None:
         if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop.call_soon_threadsafe(self._stop.set)  # type: ignore[union-attr]
             self._thread.join(10)
 
     # -- HTTP -------------------------------------------------------------------------
