@@ -81,7 +81,8 @@ class GatewayConfig(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(300.0, gt=0, description="max wait for the next upstream byte")
     max_body_bytes: int = Field(1_048_576, gt=0)
-    max_connections: int = Field(1000, gt=0, description="upstream connection pool size")
+    max_connections: int = Field(1024, gt=0, description="upstream connections, all pools together")
+    upstream_pools: int = Field(16, gt=0, description="connection pools used round-robin (keeps each pool small)")
     log_prompts: bool = Field(False, description="write raw prompts and completions to the inference log")
 
     @field_validator("backend_url")

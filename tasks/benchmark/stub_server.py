@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> None:
         await asyncio.Event().wait()
 
     try:
-        asyncio.run(run())
+        from tasks.benchmark.runner import event_loop_factory
+
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run())
     except KeyboardInterrupt:
         pass
 
