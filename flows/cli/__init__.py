@@ -15,6 +15,8 @@ from flows.cli import demo as _demo
 from flows.cli import retention as _retention
 from flows.cli import registry as _registry
 from flows.cli import train as _train
+from flows.cli import bench as _bench
+from flows.cli import gateway as _gateway
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
@@ -23,6 +25,8 @@ app.command("demo")(_demo.demo)
 app.command("retention")(_retention.retention)
 app.command("train")(_train.train)
 app.add_typer(_registry.app, name="registry")
+app.command("gateway")(_gateway.gateway)
+app.command("bench")(_bench.bench)
 
 
 def main() -> None:

@@ -1,0 +1,85 @@
+"""What does the gateway add? Direct-to-backend vs through-the-gateway, side by side in one run.
+
+Target: added p50 latency <= 1 ms and throughput loss <= 5%.
+
+Backend: the stub streaming server in its own process with vLLM-like delays; the gateway:
+`mlops gateway` in its own process (as deployed, logging every request); the client: our
+benchmark runner in this process. Rounds alternate direct / gateway so drifting machine load
+hits both alike; the median over rounds is reported.
+
+- latency: Poisson arrivals at a moderate rate; added p50 TTFT and p50 E2EL.
+- throughput: a fixed number of requests kept in flight (max_concurrency), as many as the
+  backend's latency allows; request throughput compared.
+
+    python bench/gateway_overhead.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._procs import start_gateway, start_stub, stop  # noqa: E402
+from tasks.benchmark.client import RequestInput  # noqa: E402
+from tasks.benchmark.metrics import calculate_metrics  # noqa: E402
+from tasks.benchmark.runner import LoadShape, run_load_sync  # noqa: E402
+
+TTFT_MS, ITL_MS, TOKENS = 20.0, 5.0, 16
+
+
+def run(url: str, n: int, **shape: object) -> dict:
+    inputs = [RequestInput(f"g{i}", f"prompt {i}", TOKENS) for i in range(n)]
+    outs, duration = run_load_sync(LoadShape(base_url=url, model="stub-model", seed=2, warmup_requests=5,
+                                             **shape), inputs)  # type: ignore[arg-type]
+    m = calculate_metrics(outs, duration)
+    if m["failed"]:
+        raise SystemExit(f"{m['failed']} requests failed against {url}")
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=40.0, help="req/s for the latency test")
+    ap.add_argument("--concurrency", type=int, default=32, help="requests in flight for the throughput test")
+    a = ap.parse_args()
+    stub, backend = start_stub(TTFT_MS, ITL_MS, TOKENS)
+    with tempfile.TemporaryDirectory() as logs:
+        gateway, gw_url = start_gateway(backend, Path(logs))
+        lat: dict[str, list[dict]] = {"direct": [], "gateway": []}
+        thr: dict[str, list[dict]] = {"direct": [], "gateway": []}
+        try:
+            for _ in range(a.rounds):
+                for name, url in (("direct", backend), ("gateway", gw_url)):
+                    lat[name].append(run(url, int(a.rate * 4), request_rate=a.rate))
+                for name, url in (("gateway", gw_url), ("direct", backend)):
+                    thr[name].append(run(url, a.concurrency * 12, max_concurrency=a.concurrency))
+        finally:
+            stop(gateway)
+            stop(stub)
+        lines = sum(1 for f in Path(logs).rglob("*.log") for _ in open(f))
+
+    def med(rows: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in rows)
+
+    print(f"backend: stub, TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {TOKENS} tokens; {a.rounds} alternating rounds; "
+          f"gateway wrote {lines} log lines")
+    print(f"{'':>10} {'p50 TTFT ms':>12} {'p50 E2EL ms':>12} {'p99 E2EL ms':>12} | {'throughput req/s':>17}")
+    for name in ("direct", "gateway"):
+        print(f"{name:>10} {med(lat[name], 'median_ttft_ms'):>12.2f} {med(lat[name], 'median_e2el_ms'):>12.2f} "
+              f"{med(lat[name], 'p99_e2el_ms'):>12.2f} | {med(thr[name], 'request_throughput'):>17.1f}")
+    added_ttft = med(lat["gateway"], "median_ttft_ms") - med(lat["direct"], "median_ttft_ms")
+    added_e2el = med(lat["gateway"], "median_e2el_ms") - med(lat["direct"], "median_e2el_ms")
+    loss = 1 - med(thr["gateway"], "request_throughput") / med(thr["direct"], "request_throughput")
+    ok = added_e2el <= 1.0 and added_ttft <= 1.0 and loss <= 0.05
+    print(f"RESULT added p50 TTFT {added_ttft:+.2f} ms, added p50 E2EL {added_e2el:+.2f} ms (target <= 1 ms); "
+          f"throughput loss {loss:+.1%} at {a.concurrency} in flight (target <= 5%): {'PASS' if ok else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()

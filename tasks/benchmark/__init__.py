@@ -1,0 +1,1 @@
+"""Benchmark client: open-loop streaming load, vLLM-compatible metrics, quality, promotion gate."""

@@ -1,0 +1,112 @@
+"""Aggregate metrics, defined exactly as vLLM's `vllm bench serve` defines them.
+
+- TTFT: per successful request; ITL: all inter-chunk gaps of all successful requests, pooled;
+  TPOT per request: (E2EL - TTFT) / (output_tokens - 1), only where output_tokens > 1;
+  E2EL: per successful request.
+- request/output/total token throughput: over the wall duration of the timed run.
+- request_goodput: successful requests meeting every given SLO (ms), per second.
+
+Keys follow vLLM's `--save-result` (`mean_ttft_ms`, `median_ttft_ms`, `std_ttft_ms`,
+`p99_ttft_ms`, ...); we add `p50_*`/`p95_*` (any configured percentile) and `send_lag_*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tasks.benchmark.client import RequestOutput
+
+
+def _pct_key(p: float) -> str:
+    return f"p{int(p)}" if float(p).is_integer() else f"p{p}"
+
+
+def _describe(name: str, values_s: Sequence[float], percentiles: Iterable[float]) -> dict[str, float]:
+    arr = np.asarray(values_s, dtype=float) * 1000.0 if len(values_s) else np.zeros(1)
+    out = {f"mean_{name}_ms": float(np.mean(arr)), f"median_{name}_ms": float(np.median(arr)),
+           f"std_{name}_ms": float(np.std(arr))}
+    for p in percentiles:
+        out[f"{_pct_key(p)}_{name}_ms"] = float(np.percentile(arr, p))
+    return out
+
+
+def tpot_of(o: RequestOutput) -> float | None:
+    if o.success and o.output_tokens is not None and o.output_tokens > 1:
+        return (o.latency - o.ttft) / (o.output_tokens - 1)
+    return None
+
+
+def calculate_metrics(outputs: Sequence[RequestOutput], duration_s: float, *,
+                      goodput_slos_ms: dict[str, float] | None = None,
+                      percentiles: Iterable[float] = (50.0, 95.0, 99.0)) -> dict[str, Any]:
+    if duration_s <= 0:
+        raise ValueError(f"duration_s must be > 0, got {duration_s}")
+    percentiles = sorted({*percentiles, 99.0})
+    ok = [o for o in outputs if o.success]
+    ttfts = [o.ttft for o in ok]
+    e2els = [o.latency for o in ok]
+    itls = [g for o in ok for g in o.itl]
+    tpots = [t for t in (tpot_of(o) for o in ok) if t is not None]
+    total_input = sum(o.prompt_tokens or 0 for o in ok)
+    total_output = sum(o.output_tokens or 0 for o in ok)
+    m: dict[str, Any] = {
+        "completed": len(ok),
+        "failed": len(outputs) - len(ok),
+        "success_rate": (len(ok) / len(outputs)) if outputs else 0.0,
+        "duration": duration_s,
+        "total_input_tokens": total_input,
+        "total_output_tokens": total_output,
+        "request_throughput": len(ok) / duration_s,
+        "output_throughput": total_output / duration_s,
+        "total_token_throughput": (total_input + total_output) / duration_s,
+    }
+    for name, vals in (("ttft", ttfts), ("tpot", tpots), ("itl", itls), ("e2el", e2els)):
+        m.update(_describe(name, vals, percentiles))
+    lags = np.asarray([o.send_lag for o in outputs] or [0.0]) * 1000.0
+    m["send_lag_mean_ms"] = float(np.mean(lags))
+    m["send_lag_p50_ms"] = float(np.percentile(lags, 50))
+    m["send_lag_p99_ms"] = float(np.percentile(lags, 99))
+    m["send_lag_max_ms"] = float(np.max(lags))
+    slos = goodput_slos_ms or {}
+    if slos:
+        good = sum(1 for o in ok if _meets(o, slos))
+        m["request_goodput"] = good / duration_s
+        m["goodput"] = {"slos_ms": dict(slos), "good_requests": good, "request_goodput": good / duration_s,
+                        "good_fraction": good / len(outputs) if outputs else 0.0}
+    else:
+        m["request_goodput"] = None
+        m["goodput"] = None
+    return m
+
+
+def _meets(o: RequestOutput, slos_ms: dict[str, float]) -> bool:
+    if "ttft" in slos_ms and o.ttft * 1000.0 > slos_ms["ttft"]:
+        return False
+    if "e2el" in slos_ms and o.latency * 1000.0 > slos_ms["e2el"]:
+        return False
+    if "tpot" in slos_ms:
+        t = tpot_of(o)
+        if t is not None and t * 1000.0 > slos_ms["tpot"]:
+            return False
+    return True
+
+
+def parse_goodput(specs: Sequence[str]) -> dict[str, float]:
+    """`["ttft:200", "tpot:50"]` -> {"ttft": 200.0, "tpot": 50.0}; names what is wrong otherwise."""
+    out: dict[str, float] = {}
+    for spec in specs:
+        for item in spec.split():
+            name, sep, value = item.partition(":")
+            if not sep or name not in ("ttft", "tpot", "e2el"):
+                raise ValueError(f"--goodput item {item!r}: use NAME:MS with NAME one of ttft, tpot, e2el")
+            try:
+                ms = float(value)
+            except ValueError:
+                raise ValueError(f"--goodput item {item!r}: {value!r} is not a number of milliseconds") from None
+            if ms <= 0:
+                raise ValueError(f"--goodput item {item!r}: milliseconds must be > 0")
+            out[name] = ms
+    return out

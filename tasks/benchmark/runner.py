@@ -1,0 +1,180 @@
+"""The open-loop load generator.
+
+Send times are planned before the run: gaps drawn from a gamma distribution with shape
+`burstiness` and mean 1/request_rate (shape 1 is a Poisson process; rate inf sends all at
+once), as vLLM's benchmark does. Each request's latency counts from its planned time, so a
+client that falls behind cannot hide server delay; how far behind it fell is `send_lag`.
+With `max_concurrency`, a request waits for a free slot first (a deliberate part of the load
+shape, as in vLLM) and its start becomes the moment the slot was granted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+
+from configs.errors import BenchmarkError
+from tasks.benchmark.client import RequestInput, RequestOutput, build_payload, stream_request
+
+
+def plan_send_times(n: int, request_rate: float, burstiness: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Offsets in seconds from the run's start; the first request goes at 0."""
+    if n <= 0:
+        raise BenchmarkError(f"number of prompts must be > 0, got {n}")
+    if request_rate <= 0 or burstiness <= 0:
+        raise BenchmarkError(f"request_rate and burstiness must be > 0 (got {request_rate}, {burstiness})")
+    if math.isinf(request_rate):
+        return np.zeros(n)
+    rng = np.random.default_rng(seed)
+    gaps = rng.gamma(shape=burstiness, scale=1.0 / (request_rate * burstiness), size=n - 1)
+    return np.concatenate([[0.0], np.cumsum(gaps)])
+
+
+@dataclass(frozen=True)
+class LoadShape:
+    base_url: str
+    model: str
+    endpoint: str = "chat"               # "chat" or "completions"
+    request_rate: float = math.inf
+    burstiness: float = 1.0
+    max_concurrency: int | None = None
+    seed: int = 0
+    warmup_requests: int = 1
+    temperature: float = 0.0
+    ignore_eos: bool = False
+    request_timeout_s: float = 300.0
+    api_key: str | None = None
+
+    @property
+    def url(self) -> str:
+        path = "/v1/chat/completions" if self.endpoint == "chat" else "/v1/completions"
+        return self.base_url.rstrip("/") + path
+
+
+OnResult = Callable[[RequestInput, RequestOutput], None]
+OnStart = Callable[[RequestInput], None]
+
+
+def make_client(shape: LoadShape, concurrency_hint: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=max(concurrency_hint, 1), max_keepalive_connections=max(concurrency_hint, 1))
+    timeout = httpx.Timeout(shape.request_timeout_s, connect=min(shape.request_timeout_s, 30.0))
+    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+
+
+def _headers(shape: LoadShape, request_id: str) -> dict[str, str]:
+    h = {"content-type": "application/json", "x-request-id": request_id}
+    if shape.api_key:
+        h["authorization"] = f"Bearer {shape.api_key}"
+    return h
+
+
+async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start: OnStart | None = None,
+                   on_result: OnResult | None = None,
+                   client: httpx.AsyncClient | None = None) -> tuple[list[RequestOutput], float]:
+    """Run warm-up, then the timed run; returns (outputs in input order, wall duration s)."""
+    n = len(inputs)
+    offsets = plan_send_times(n, shape.request_rate, shape.burstiness, shape.seed)
+    chat = shape.endpoint == "chat"
+    own = client is None
+    client = client or make_client(shape, shape.max_concurrency or n)
+    try:
+        await _warmup(client, shape, inputs, chat)
+        sem = asyncio.Semaphore(shape.max_concurrency) if shape.max_concurrency else None
+        outputs = [RequestOutput(request_id=r.request_id) for r in inputs]
+        now = time.perf_counter
+
+        async def one(i: int, planned_abs: float) -> None:
+            req, out = inputs[i], outputs[i]
+            payload = build_payload(shape.endpoint, shape.model, req, shape.temperature, shape.ignore_eos)
+            headers = _headers(shape, req.request_id)
+            start = planned_abs
+            if sem is not None:
+                queued = sem.locked()
+                await sem.acquire()
+                if queued:  # the cap held it back: its clock starts when the slot is granted
+                    start = max(planned_abs, now())
+            try:
+                if on_start is not None:
+                    on_start(req)
+                out.planned_s = start - t0
+                out.send_lag = max(0.0, now() - start)
+                await stream_request(client, shape.url, payload, headers, out, start, chat)
+            finally:
+                if sem is not None:
+                    sem.release()
+            if on_result is not None:
+                on_result(req, out)
+
+        tasks: list[asyncio.Task[None]] = []
+        gc.collect()
+        gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses mid-run
+        t0 = now()
+        for i in range(n):
+            planned = t0 + float(offsets[i])
+            await _sleep_until(planned)
+            tasks.append(asyncio.create_task(one(i, planned)))
+        await asyncio.gather(*tasks)
+        duration = now() - t0
+    finally:
+        gc.unfreeze()
+        if own:
+            await client.aclose()
+    return outputs, duration
+
+
+_EARLY_S = 0.0015
+
+
+async def _sleep_until(when: float) -> None:
+    """Sleep until `when` (perf_counter). The event loop's timers wake up to ~1 ms late (epoll
+    rounds timeouts up to whole ms), so sleep to just before and yield to the loop for the rest:
+    I/O keeps being served and the send is not held back by timer rounding."""
+    now = time.perf_counter
+    delay = when - now()
+    if delay > _EARLY_S:
+        await asyncio.sleep(delay - _EARLY_S)
+    while now() < when:
+        await asyncio.sleep(0)
+
+
+async def _warmup(client: httpx.AsyncClient, shape: LoadShape, inputs: Sequence[RequestInput], chat: bool) -> None:
+    """Warm connections and the server; all warm-ups failing means a wrong URL/model: fail fast."""
+    if shape.warmup_requests <= 0 or not inputs:
+        return
+    errors = []
+    for k in range(shape.warmup_requests):
+        src = inputs[k % len(inputs)]
+        req = RequestInput(f"warmup-{uuid.uuid4().hex[:8]}", src.prompt, src.max_tokens, src.extra_body)
+        out = RequestOutput(request_id=req.request_id)
+        payload = build_payload(shape.endpoint, shape.model, req, shape.temperature, shape.ignore_eos)
+        await stream_request(client, shape.url, payload, _headers(shape, req.request_id), out,
+                             time.perf_counter(), chat)
+        if out.success:
+            return
+        errors.append(out.error)
+    raise BenchmarkError(f"all {shape.warmup_requests} warm-up request(s) to {shape.url} (model {shape.model!r}) "
+                         f"failed: {errors[-1]}; check --base-url, --model and that the server is up")
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (the serving extra has it): less CPU per request, so one client
+    process keeps its schedule at higher rates; else asyncio's default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_load_sync(shape: LoadShape, inputs: Sequence[RequestInput], **kwargs: Any) -> tuple[list[RequestOutput], float]:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(run_load(shape, inputs, **kwargs))

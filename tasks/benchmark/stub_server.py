@@ -1,0 +1,242 @@
+"""A deterministic OpenAI-compatible streaming server whose delays the caller controls.
+
+Used by tests and benchmarks as the "local backend": the first chunk leaves `ttft_ms` after
+the request arrives, then one chunk (one token) every `itl_ms`, each at an absolute planned
+time so delays do not drift. Plain asyncio with HTTP/1.1 keep-alive and chunked responses,
+so the server itself costs little and does not hide client or gateway overhead.
+
+A request body may carry `"stub": {...}` to override behaviour for that request:
+`ttft_ms`, `itl_ms`, `output_tokens`, `status` (answer with this error status),
+`hang_s` (wait before the response headers). `GET /stats` reports counters, including
+streams cut short by the client (`streams_cancelled`).
+
+    python -m tasks.benchmark.stub_server --port 9000 --ttft-ms 20 --itl-ms 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+
+
+@dataclass
+class StubStats:
+    requests: int = 0
+    completions: int = 0
+    streams_completed: int = 0
+    streams_cancelled: int = 0
+    lora_loaded: list[str] = field(default_factory=list)
+    last_body: dict[str, Any] | None = None
+
+
+class StubServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "stub-model", ttft_ms: float = 0.0,
+                 itl_ms: float = 0.0, output_tokens: int = 16, prompt_tokens: int = 7) -> None:
+        self.host, self.port, self.model = host, port, model
+        self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
+        self.output_tokens, self.prompt_tokens = output_tokens, prompt_tokens
+        self.stats = StubStats()
+        self._server: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=4096)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # -- running in a background thread (tests) ---------------------------------------
+    def start_in_thread(self) -> StubServer:
+        ready = threading.Event()
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await self.start()
+            ready.set()
+            await self._stop.wait()
+            await self.close()  # asyncio.run then cancels the connection handlers still running
+
+        self._thread = threading.Thread(target=lambda: asyncio.run(main()), name="stub-openai", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("stub server did not start within 10 s")
+        return self
+
+    def stop_thread(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)  # type: ignore[union-attr]
+            self._thread.join(10)
+
+    # -- HTTP -------------------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                body = await reader.readexactly(length) if length else b""
+                self.stats.requests += 1
+                keep = await self._route(method, path.split("?", 1)[0], body, reader, writer)
+                if not keep or headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    @staticmethod
+    def _send(writer: asyncio.StreamWriter, status: int, payload: bytes, ctype: bytes = b"application/json") -> None:
+        writer.write(b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
+                     % (status, _REASONS.get(status, "Error").encode(), ctype, len(payload), payload))
+
+    async def _route(self, method: str, path: str, body: bytes, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> bool:
+        if method == "GET" and path == "/health":
+            self._send(writer, 200, b"")
+        elif method == "GET" and path == "/v1/models":
+            ids = [self.model, *self.stats.lora_loaded]
+            self._send(writer, 200, orjson.dumps({"object": "list", "data": [
+                {"id": i, "object": "model", "owned_by": "stub"} for i in ids]}))
+        elif method == "GET" and path == "/stats":
+            s = self.stats
+            self._send(writer, 200, orjson.dumps({"requests": s.requests, "completions": s.completions,
+                                                  "streams_completed": s.streams_completed,
+                                                  "streams_cancelled": s.streams_cancelled}))
+        elif method == "POST" and path == "/v1/load_lora_adapter":
+            req = orjson.loads(body or b"{}")
+            self.stats.lora_loaded.append(req["lora_name"])
+            self._send(writer, 200, b"Success", b"text/plain")
+        elif method == "POST" and path in ("/v1/chat/completions", "/v1/completions"):
+            return await self._completion(path.endswith("chat/completions"), body, reader, writer)
+        else:
+            self._send(writer, 404, orjson.dumps({"error": {"message": f"no route {method} {path}",
+                                                            "type": "not_found", "param": None, "code": 404}}))
+        await writer.drain()
+        return True
+
+    async def _completion(self, chat: bool, body: bytes, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> bool:
+        arrived = time.perf_counter()
+        self.stats.completions += 1
+        try:
+            req = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            self._send(writer, 400, b'{"error":{"message":"bad json","type":"BadRequestError","param":null,"code":400}}')
+            await writer.drain()
+            return True
+        self.stats.last_body = req
+        over = req.get("stub") or {}
+        ttft = float(over.get("ttft_ms", self.ttft_ms)) / 1000.0
+        itl = float(over.get("itl_ms", self.itl_ms)) / 1000.0
+        n = int(over.get("output_tokens", req.get("max_tokens") or self.output_tokens))
+        if over.get("hang_s"):
+            await asyncio.sleep(float(over["hang_s"]))
+        if over.get("status"):
+            status = int(over["status"])
+            self._send(writer, status, orjson.dumps({"error": {"message": "stub error", "type": "stub",
+                                                               "param": None, "code": status}}))
+            await writer.drain()
+            return True
+        model = req.get("model", self.model)
+        usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": n, "total_tokens": self.prompt_tokens + n}
+        kind = "chat.completion" if chat else "text_completion"
+        if not req.get("stream"):
+            delay = ttft + itl * max(n - 1, 0) - (time.perf_counter() - arrived)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            choice = ({"index": 0, "message": {"role": "assistant", "content": "tok " * n}, "finish_reason": "length"}
+                      if chat else {"index": 0, "text": "tok " * n, "finish_reason": "length"})
+            self._send(writer, 200, orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model,
+                                                  "choices": [choice], "usage": usage}))
+            await writer.drain()
+            return True
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
+        kind = kind + ".chunk" if chat else kind
+        loop_time = time.perf_counter
+        for i in range(n):
+            delay = arrived + ttft + i * itl - loop_time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if reader.at_eof() or writer.transport.is_closing():
+                self.stats.streams_cancelled += 1
+                return False
+            choice = ({"index": 0, "delta": {"role": "assistant", "content": "tok "} if i == 0 else {"content": "tok "},
+                       "finish_reason": "length" if i == n - 1 else None}
+                      if chat else {"index": 0, "text": "tok ", "finish_reason": "length" if i == n - 1 else None})
+            event = b"data: " + orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model,
+                                               "choices": [choice]}) + b"\n\n"
+            writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+            try:
+                await writer.drain()
+            except ConnectionError:
+                self.stats.streams_cancelled += 1
+                return False
+        tail = b""
+        if include_usage:
+            tail += b"data: " + orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model, "choices": [],
+                                              "usage": usage}) + b"\n\n"
+        tail += b"data: [DONE]\n\n"
+        writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail))
+        try:
+            await writer.drain()
+        except ConnectionError:
+            self.stats.streams_cancelled += 1
+            return False
+        self.stats.streams_completed += 1
+        return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--model", default="stub-model")
+    p.add_argument("--ttft-ms", type=float, default=0.0)
+    p.add_argument("--itl-ms", type=float, default=0.0)
+    p.add_argument("--output-tokens", type=int, default=16)
+    a = p.parse_args(argv)
+
+    async def run() -> None:
+        server = StubServer(a.host, a.port, model=a.model, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms,
+                            output_tokens=a.output_tokens)
+        await server.start()
+        print(f"listening {server.base_url}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        from tasks.benchmark.runner import event_loop_factory
+
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

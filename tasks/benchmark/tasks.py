@@ -1,0 +1,32 @@
+"""Thin Prefect task around a benchmark run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from configs.benchmark import BenchmarkConfig
+
+
+@task(name="benchmark")
+def benchmark(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
+              api_key: str | None = None) -> dict[str, Any]:
+    """Run the load (plus quality when cfg.eval_path is set); write the result JSON and plot;
+    return the headline numbers and the file paths."""
+    from logging_lib import InferenceLogger
+    from tasks.benchmark.bench import run_benchmark
+    from tasks.benchmark.quality import evaluate_quality
+    from tasks.benchmark.report import plot_latencies
+
+    quality = None
+    if cfg.eval_path is not None:
+        quality = evaluate_quality(cfg.eval_path, base_url, model, max_examples=cfg.eval_max_examples,
+                                   endpoint=cfg.endpoint, max_tokens=cfg.max_tokens, api_key=api_key)
+    with InferenceLogger("benchmark", log_dir) as logger:
+        result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
+                               result_file=Path(result_file))
+    plot = plot_latencies(result, Path(result_file).with_suffix(".png"))
+    keys = ("completed", "failed", "request_throughput", "p99_ttft_ms", "median_e2el_ms", "quality")
+    return {**{k: result.get(k) for k in keys}, "result_file": result_file, "plot_file": str(plot)}

@@ -1,0 +1,1 @@
+"""OpenAI-compatible gateway (FastAPI) in front of vLLM: logs, metrics, auth, limits."""

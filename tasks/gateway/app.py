@@ -1,0 +1,445 @@
+"""The OpenAI-compatible gateway in front of vLLM: pass-through plus logs and metrics.
+
+    client -> [request id, auth, body limit, api log, metrics] -> route -> vLLM
+
+Routes: POST /v1/chat/completions and /v1/completions (streaming and not), GET /v1/models,
+GET /health (the gateway and its upstream), GET /metrics (Prometheus). Every response carries
+`X-Request-ID` (the client's, when it sent a sane one). Per completion the inference log
+gets `inference_request` and `inference_response` (latency, TTFT when streaming, token
+counts from the server's `usage`, which streaming requests are made to include) or
+`inference_error`. Upstream failures become OpenAI-shaped JSON errors: connection refused
+-> 502, pool exhausted -> 503, timeout -> 504. A client that goes away mid-stream closes the
+upstream request at once, so vLLM stops generating for nobody.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from configs.serving import GatewayConfig
+from logging_lib import APILogger, InferenceLogger
+from tasks.gateway.metrics import GatewayMetrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_RID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"}
+_JSON = "application/json"
+
+
+def error_body(status: int, message: str, type_: str, code: str | int | None = None) -> bytes:
+    """OpenAI's error shape."""
+    return orjson.dumps({"error": {"message": message, "type": type_, "param": None,
+                                   "code": code if code is not None else status}})
+
+
+def error_response(status: int, message: str, type_: str, code: str | int | None = None) -> Response:
+    return Response(error_body(status, message, type_, code), status_code=status, media_type=_JSON)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Gateway:
+    """State shared by the routes: config, upstream client, loggers, metrics."""
+
+    def __init__(self, cfg: GatewayConfig, api: APILogger, inference: InferenceLogger, metrics: GatewayMetrics,
+                 api_keys: tuple[str, ...] = (), transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.cfg, self.api, self.inference, self.metrics = cfg, api, inference, metrics
+        self.api_keys = tuple(k.encode() for k in api_keys)
+        self._transport = transport
+        self.clients: list[httpx.AsyncClient] = []
+        self._next = 0
+
+    def open(self) -> None:
+        # Several small pools instead of one big one: httpx scans every pooled connection on each
+        # request (an O(pool) cost that dominated the gateway's CPU at ~70 connections).
+        shards = self.cfg.upstream_pools
+        per_pool = max(1, -(-self.cfg.max_connections // shards))
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        timeout = httpx.Timeout(self.cfg.upstream_timeout_s, connect=self.cfg.connect_timeout_s,
+                                pool=self.cfg.connect_timeout_s)
+        self.clients = [httpx.AsyncClient(base_url=self.cfg.backend_url, limits=limits, timeout=timeout,
+                                          trust_env=False, transport=self._transport) for _ in range(shards)]
+
+    def http(self) -> httpx.AsyncClient:
+        if not self.clients:
+            raise RuntimeError("the gateway's upstream client is not open: run the app with its lifespan")
+        self._next = (self._next + 1) % len(self.clients)
+        return self.clients[self._next]
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        self.clients = []
+
+    def authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        if not self.api_keys:
+            return True
+        for k, v in headers:
+            if k == b"authorization" and v[:7].lower() == b"bearer ":
+                given = v[7:].strip()
+                return any(hmac.compare_digest(given, key) for key in self.api_keys)
+        return False
+
+
+class ObserveMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware: it would buffer streams and cost time per request)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], gw: Gateway) -> None:
+        self.app, self.gw = app, gw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        gw = self.gw
+        headers = scope["headers"]
+        rid = None
+        length = None
+        for k, v in headers:
+            if k == b"x-request-id":
+                cand = v.decode("latin-1")
+                rid = cand if _RID_OK.match(cand) else None
+            elif k == b"content-length":
+                length = int(v) if v.isdigit() else None
+        rid = rid or f"req_{uuid.uuid4().hex}"
+        path, method = scope["path"], scope["method"]
+        route = path if path in _ROUTES else "other"
+        scope.setdefault("state", {}).update(request_id=rid, t0=t0)
+        log_api = route not in ("/metrics",)
+        if log_api:
+            gw.api.log_request(rid, method, path, request_bytes=length)
+        state = {"status": 500, "bytes": 0, "in": 0}
+        rid_header = (b"x-request-id", rid.encode())
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            elif message["type"] == "http.response.body":
+                state["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        limit = gw.cfg.max_body_bytes
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["in"] += len(message.get("body", b""))
+                if state["in"] > limit:
+                    raise BodyTooLarge()
+            return message
+
+        try:
+            if path.startswith("/v1/") and not gw.authorized(headers):
+                await _send_plain(send_wrapper, 401, error_body(
+                    401, "missing or invalid API key; send 'Authorization: Bearer <key>'", "invalid_request_error",
+                    "invalid_api_key"))
+            elif length is not None and length > limit:
+                await _send_plain(send_wrapper, 413, error_body(
+                    413, f"request body of {length} bytes is above the gateway's limit of {limit} bytes",
+                    "invalid_request_error", "request_too_large"))
+            else:
+                await self.app(scope, receive_wrapper, send_wrapper)
+        finally:
+            duration = time.perf_counter() - t0
+            status = state["status"]
+            gw.metrics.observe_request(route, method, status, duration)
+            if log_api:
+                gw.api.log_response(rid, status, round(duration * 1000.0, 3), method=method, path=path,
+                                    request_bytes=state["in"], response_bytes=state["bytes"])
+
+
+async def _send_plain(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", _JSON.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ProxyStream(Response):
+    """Streams upstream SSE bytes to the client; stops (and closes upstream) on client disconnect."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, iterator: AsyncIterator[bytes], on_disconnect: Callable[[], None]) -> None:
+        # No Response.__init__: it would declare content-length 0 for an empty body.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+        self.iterator = iterator
+        self.on_disconnect = on_disconnect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        finished = False
+        async with anyio.create_task_group() as tg:
+            async def stream() -> None:
+                nonlocal finished
+                try:
+                    await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+                    async for chunk in self.iterator:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    finished = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                except OSError:  # the client went away while we were sending
+                    if not finished:
+                        self.on_disconnect()
+                finally:
+                    tg.cancel_scope.cancel()
+
+            async def watch() -> None:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        if not finished:
+                            self.on_disconnect()
+                            tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(stream)
+            tg.start_soon(watch)
+        aclose = getattr(self.iterator, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
+
+
+def _split_events(buf: bytes) -> tuple[list[bytes], bytes]:
+    if b"\r\n" in buf:
+        buf = buf.replace(b"\r\n", b"\n")
+    *events, rest = buf.split(b"\n\n")
+    return events, rest
+
+
+def _event_json(event: bytes) -> dict[str, Any] | None:
+    """The JSON object of an SSE event's data line; None for [DONE], comments, non-JSON."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            data = line[5:].strip()
+            if data == b"[DONE]" or not data:
+                return None
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return None
+            return obj if isinstance(obj, dict) else None
+    return None
+
+
+async def proxy_completion(gw: Gateway, request: Request, chat: bool) -> Response:
+    state = request.scope["state"]
+    rid: str = state["request_id"]
+    t0: float = state["t0"]
+    path = request.url.path
+    try:
+        body = await request.body()
+    except BodyTooLarge:
+        return error_response(413, f"request body is above the gateway's limit of {gw.cfg.max_body_bytes} bytes",
+                              "invalid_request_error", "request_too_large")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return error_response(400, f"request body is not valid JSON: {exc}", "invalid_request_error", "invalid_json")
+    if not isinstance(payload, dict):
+        return error_response(400, "request body must be a JSON object", "invalid_request_error", "invalid_json")
+    model = str(payload.get("model") or "")
+    stream = bool(payload.get("stream"))
+    prompt = payload.get("messages") if chat else payload.get("prompt")
+    gw.inference.log_request(rid, prompt, model, endpoint=path, stream=stream)
+    strip_usage = False
+    if stream:
+        opts = payload.get("stream_options")
+        if not (isinstance(opts, dict) and opts.get("include_usage")):
+            payload["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
+            strip_usage = True
+            body = orjson.dumps(payload)
+    upstream = gw.http().build_request("POST", path, content=body,
+                                       headers={"content-type": _JSON, "x-request-id": rid})
+    try:
+        resp = await gw.http().send(upstream, stream=True)
+    except httpx.HTTPError as exc:
+        return _upstream_failure(gw, rid, model, exc)
+    if resp.status_code != 200 or not stream:
+        try:
+            data = await resp.aread()
+        except httpx.HTTPError as exc:
+            return _upstream_failure(gw, rid, model, exc)
+        finally:
+            await resp.aclose()
+        latency_ms = (time.perf_counter() - t0) * 1000.0
+        if resp.status_code == 200:
+            _log_done(gw, rid, model, data_usage(data), latency_ms, None, _completion_text(data, chat))
+        else:
+            gw.inference.log_error(rid, f"upstream HTTP {resp.status_code}: {data[:300].decode('utf-8', 'replace')}",
+                                   model_name=model, status=resp.status_code)
+        return Response(data, status_code=resp.status_code, media_type=resp.headers.get("content-type", _JSON))
+    return ProxyStream(_relay(gw, resp, rid, model, t0, strip_usage, chat),
+                       on_disconnect=lambda: gw.inference.log_error(rid, "client disconnected mid-stream",
+                                                                    model_name=model, status=499))
+
+
+async def _relay(gw: Gateway, resp: httpx.Response, rid: str, model: str, t0: float, strip_usage: bool,
+                 chat: bool) -> AsyncIterator[bytes]:
+    first: float | None = None
+    usage: dict[str, Any] | None = None
+    text: list[str] | None = [] if gw.inference.log_prompts else None
+    buf = b""
+    done = False
+    try:
+        async for piece in resp.aiter_raw():
+            buf += piece
+            if b"\n\n" not in buf and b"\r\n\r\n" not in buf:
+                continue
+            events, buf = _split_events(buf)
+            out = []
+            for event in events:
+                msg = _event_json(event)
+                if msg is not None:
+                    choices = msg.get("choices")
+                    if choices:
+                        if first is None:
+                            first = time.perf_counter()
+                        if text is not None:
+                            c0 = choices[0]
+                            part = (c0.get("delta") or {}).get("content") if chat else c0.get("text")
+                            if part:
+                                text.append(part)
+                    if msg.get("usage"):
+                        usage = msg["usage"]
+                        if strip_usage and not choices:
+                            continue  # the client did not ask for the usage chunk
+                out.append(event + b"\n\n")
+            if out:
+                yield b"".join(out)
+        if buf.strip():
+            yield buf
+        done = True
+    except httpx.HTTPError as exc:
+        status, kind, message = _classify(exc)
+        gw.inference.log_error(rid, f"upstream failed mid-stream: {message}", model_name=model, status=status)
+        yield b"data: " + error_body(status, f"upstream failed mid-stream: {message}", kind) + b"\n\n"
+    finally:
+        await resp.aclose()
+    if done:
+        latency_ms = (time.perf_counter() - t0) * 1000.0
+        ttft_ms = (first - t0) * 1000.0 if first is not None else None
+        _log_done(gw, rid, model, usage, latency_ms, ttft_ms, "".join(text) if text is not None else None)
+
+
+def data_usage(data: bytes) -> dict[str, Any] | None:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return obj.get("usage") if isinstance(obj, dict) else None
+
+
+def _completion_text(data: bytes, chat: bool) -> str | None:
+    try:
+        c0 = orjson.loads(data)["choices"][0]
+        return (c0.get("message") or {}).get("content") if chat else c0.get("text")
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def _log_done(gw: Gateway, rid: str, model: str, usage: dict[str, Any] | None, latency_ms: float,
+              ttft_ms: float | None, completion: str | None) -> None:
+    usage = usage or {}
+    tokens = usage.get("completion_tokens")
+    extra: dict[str, Any] = {"usage_missing": True} if not usage else {}
+    if gw.inference.log_prompts and completion is not None:
+        extra["completion"] = completion
+    gw.inference.log_response(rid, latency_ms=round(latency_ms, 3), tokens_generated=tokens, model_name=model,
+                              ttft_ms=round(ttft_ms, 3) if ttft_ms is not None else None,
+                              prompt_tokens=usage.get("prompt_tokens"), **extra)
+    gw.metrics.observe_completion(model, ttft_ms / 1000.0 if ttft_ms is not None else None, tokens)
+
+
+def _classify(exc: httpx.HTTPError) -> tuple[int, str, str]:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.PoolTimeout):
+        return 503, "service_unavailable", f"too many requests in flight to the backend ({text})"
+    if isinstance(exc, httpx.TimeoutException):
+        return 504, "timeout", f"the backend did not answer in time ({text})"
+    if isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return 502, "bad_gateway", f"the backend is unreachable or closed the connection ({text})"
+    return 502, "bad_gateway", f"backend request failed ({text})"
+
+
+def _upstream_failure(gw: Gateway, rid: str, model: str | None, exc: httpx.HTTPError) -> Response:
+    status, kind, message = _classify(exc)
+    if model is not None:
+        gw.inference.log_error(rid, message, model_name=model, status=status)
+    return error_response(status, message, kind)
+
+
+def create_app(cfg: GatewayConfig, *, log_dir: str | None = None, api_keys: tuple[str, ...] = (),
+               transport: httpx.AsyncBaseTransport | None = None, metrics: GatewayMetrics | None = None) -> Any:
+    """The ASGI app (FastAPI wrapped in the observing middleware). Keys come from the caller
+    (the CLI reads them from the environment through GatewaySettings)."""
+    api = APILogger(cfg.name, log_dir)
+    inference = InferenceLogger(cfg.name, log_dir, log_prompts=cfg.log_prompts)
+    gw = Gateway(cfg, api, inference, metrics or GatewayMetrics(), api_keys, transport)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gw.open()
+        try:
+            yield
+        finally:
+            await gw.close()
+
+    app = FastAPI(title="mlops gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.gateway = gw
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        return await proxy_completion(gw, request, chat=True)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        return await proxy_completion(gw, request, chat=False)
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        try:
+            resp = await gw.http().get("/v1/models", headers={"x-request-id": request.scope["state"]["request_id"]})
+        except httpx.HTTPError as exc:
+            return _upstream_failure(gw, request.scope["state"]["request_id"], None, exc)
+        return Response(resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type", _JSON))
+
+    @app.get("/health")
+    async def health() -> Response:
+        try:
+            resp = await gw.http().get("/health", timeout=min(5.0, cfg.upstream_timeout_s))
+            ok = resp.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        body = {"status": "ok" if ok else "upstream unavailable", "backend_url": cfg.backend_url}
+        return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type=_JSON)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        data, ctype = gw.metrics.render()
+        return Response(data, media_type=ctype)
+
+    wrapped = ObserveMiddleware(app, gw)
+    wrapped.gateway = gw  # type: ignore[attr-defined]
+    return wrapped

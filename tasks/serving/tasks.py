@@ -1,0 +1,25 @@
+"""Thin Prefect tasks around tasks.serving: build from config, return small values."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from configs.serving import ServingConfig
+from logging_lib import resolve_log_dir
+
+
+@task(name="deploy-model")
+def deploy_model(serving: ServingConfig, tracking_uri: str, model_ref: str, log_dir: str | None = None) -> dict:
+    """Resolve `model_ref` in the registry and serve it; returns base_url, served_name, pid, ..."""
+    from tasks.serving import deploy, resolve_target
+
+    target = resolve_target(tracking_uri, model_ref, serving)
+    return deploy(target, serving, resolve_log_dir(log_dir)).to_dict()
+
+
+@task(name="stop-model")
+def stop_model(pid: int | None, stop_timeout_s: float = 20.0) -> bool:
+    """Stop a managed vLLM (its whole process group); attached servers (pid None) are left alone."""
+    from tasks.serving import stop_process_tree
+
+    return stop_process_tree(pid, stop_timeout_s) if pid else False

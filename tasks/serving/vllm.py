@@ -1,0 +1,254 @@
+"""vLLM's OpenAI server, managed (we start and stop it) or attached (it already runs).
+
+Managed: vLLM runs in its own session/process group with stdout+stderr in
+`<log_dir>/vllm/<name>_<UTC stamp>.log`. Ready means `/health` answers 200 and every
+expected name is listed by `/v1/models`. Stopping sends SIGTERM to the whole group, then
+SIGKILL to whatever is left (the group and any descendant that left it), so no engine
+process outlives the server. Every start-up failure (port taken, vLLM missing, crash,
+timeout) stops what was started and raises ServingError quoting the log's tail.
+
+Attached: the adapter is loaded into the running server with POST /v1/load_lora_adapter,
+which vLLM only allows when it was started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from configs.errors import ServingError
+from configs.serving import ServingConfig
+from tasks.serving.target import ServeTarget, max_lora_rank_arg
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deployment hands on: small and serialisable."""
+
+    mode: str
+    base_url: str
+    served_name: str
+    base_name: str
+    pid: int | None = None
+    log_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_command(target: ServeTarget, cfg: ServingConfig, port: int) -> list[str]:
+    cmd = [*cfg.command, "--model", target.model_path, "--host", cfg.host, "--port", str(port),
+           "--dtype", cfg.dtype, "--max-model-len", str(cfg.max_model_len), "--served-model-name", target.base_name]
+    if target.adapter_dir:
+        rank = max_lora_rank_arg(target.lora_rank or 1, cfg.max_lora_rank_limit)
+        cmd += ["--enable-lora", "--max-lora-rank", str(rank), "--lora-modules",
+                f"{target.served_name}={target.adapter_dir}"]
+    return cmd + list(cfg.extra_args)
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise ServingError(f"port {port} on {host} is already in use; stop what listens there or set "
+                               "serving.port (0 picks a free one)") from exc
+
+
+def pick_port(host: str, port: int) -> int:
+    if port:
+        check_port_free(host, port)
+        return port
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def check_vllm_available(command: list[str]) -> None:
+    """The program exists, and for `python -m vllm...` the interpreter can find vLLM (no import)."""
+    program = command[0]
+    path = shutil.which(program) if os.sep not in program else (program if os.access(program, os.X_OK) else None)
+    if path is None:
+        raise ServingError(f"vLLM is not installed: {program!r} is not an executable on PATH; run "
+                           "`scripts/setup.sh --vllm` (CPU build) or set serving.command")
+    if len(command) >= 3 and command[1] == "-m" and command[2].startswith("vllm"):
+        probe = subprocess.run([path, "-c", "import importlib.util,sys; sys.exit(importlib.util.find_spec('vllm') is None)"],
+                               capture_output=True, timeout=60)
+        if probe.returncode != 0:
+            raise ServingError(f"vLLM is not installed for {path}: it cannot find the 'vllm' package; run "
+                               "`scripts/setup.sh --vllm` or point serving.command at an environment that has it")
+
+
+def log_tail(path: Path | str, lines: int = 40) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return b"".join(deque(fh, maxlen=lines)).decode("utf-8", "replace").rstrip()
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
+                  env: dict[str, str] | None = None) -> Deployment:
+    """Start vLLM and wait until it serves every expected name; on failure nothing is left running."""
+    check_vllm_available(cfg.command)
+    port = pick_port(cfg.host, cfg.port)
+    cmd = build_command(target, cfg, port)
+    vllm_dir = Path(log_dir) / "vllm"
+    vllm_dir.mkdir(parents=True, exist_ok=True)
+    log_path = vllm_dir / f"{target.served_name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{port}.log"
+    full_env = {**(env if env is not None else os.environ), **cfg.env}
+    with open(log_path, "ab") as log:
+        log.write(("$ " + " ".join(cmd) + "\n").encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=full_env, start_new_session=True)
+        except OSError as exc:
+            raise ServingError(f"could not start vLLM ({cmd[0]}): {exc}") from exc
+    base_url = f"http://{cfg.host}:{port}"
+    names = [target.base_name] + ([target.served_name] if target.adapter_dir else [])
+    try:
+        wait_ready(base_url, names, proc, log_path, cfg)
+    except BaseException:
+        stop_process_tree(proc.pid, cfg.stop_timeout_s)
+        raise
+    return Deployment("managed", base_url, target.served_name, target.base_name, proc.pid, str(log_path))
+
+
+def wait_ready(base_url: str, names: list[str], proc: subprocess.Popen[bytes], log_path: Path,
+               cfg: ServingConfig) -> None:
+    deadline = time.monotonic() + cfg.startup_timeout_s
+    healthy = False
+    with httpx.Client(base_url=base_url, timeout=min(cfg.request_timeout_s, 5.0), trust_env=False) as client:
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise ServingError(f"vLLM exited with code {code} during start-up; log {log_path} ends with:\n"
+                                   f"{log_tail(log_path, cfg.log_tail_lines)}")
+            try:
+                if not healthy:
+                    healthy = client.get("/health").status_code == 200
+                if healthy:
+                    served = {m.get("id") for m in client.get("/v1/models").json().get("data", [])}
+                    if all(n in served for n in names):
+                        return
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise ServingError(f"vLLM was not ready (health + models {names}) within "
+                                   f"serving.startup_timeout_s={cfg.startup_timeout_s:g}s; log {log_path} ends with:\n"
+                                   f"{log_tail(log_path, cfg.log_tail_lines)}")
+            time.sleep(cfg.poll_interval_s)
+
+
+def stop_process_tree(pid: int, timeout_s: float = 20.0) -> bool:
+    """SIGTERM the process group led by `pid` (and stray descendants), SIGKILL after `timeout_s`.
+    Returns False if there was nothing to stop."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        procs = []
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        pgid = None
+    if pgid is not None and pgid == pid:
+        _killpg(pgid, signal.SIGTERM)
+    for p in procs:
+        _signal(p, signal.SIGTERM)
+    _, alive = psutil.wait_procs(procs, timeout=timeout_s)
+    if alive or pgid == pid:
+        if pgid == pid:
+            _killpg(pgid, signal.SIGKILL)
+        for p in alive:
+            _signal(p, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
+    _reap(pid)
+    return bool(procs)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal(p: Any, sig: int) -> None:
+    import psutil
+
+    try:
+        p.send_signal(sig)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def attach(target: ServeTarget, cfg: ServingConfig, client: httpx.Client | None = None) -> Deployment:
+    """Use the vLLM server at cfg.base_url; load the adapter there if it is not served yet."""
+    base_url = (cfg.base_url or "").rstrip("/")
+    own = client is None
+    client = client or httpx.Client(base_url=base_url, timeout=cfg.request_timeout_s, trust_env=False)
+    try:
+        try:
+            client.get("/health").raise_for_status()
+            served = _served(client)
+        except httpx.HTTPError as exc:
+            raise ServingError(f"no healthy vLLM server at {base_url} (serving.base_url): {exc!r}") from exc
+        if target.served_name not in served:
+            if not target.adapter_dir:
+                raise ServingError(f"the server at {base_url} serves {sorted(served)}, not {target.served_name!r}; "
+                                   "start it with that model or use managed mode")
+            max_lora_rank_arg(target.lora_rank or 1, cfg.max_lora_rank_limit)
+            _load_adapter(client, base_url, target)
+            if target.served_name not in _served(client):
+                raise ServingError(f"vLLM at {base_url} accepted adapter {target.served_name!r} but does not list it")
+    finally:
+        if own:
+            client.close()
+    return Deployment("attached", base_url, target.served_name, target.base_name)
+
+
+def _served(client: httpx.Client) -> set[str]:
+    resp = client.get("/v1/models")
+    resp.raise_for_status()
+    return {m.get("id") for m in resp.json().get("data", [])}
+
+
+def _load_adapter(client: httpx.Client, base_url: str, target: ServeTarget) -> None:
+    try:
+        resp = client.post("/v1/load_lora_adapter", json={"lora_name": target.served_name,
+                                                          "lora_path": target.adapter_dir})
+    except httpx.HTTPError as exc:
+        raise ServingError(f"loading adapter {target.served_name!r} into {base_url} failed: {exc!r}") from exc
+    if resp.status_code in (404, 405):
+        raise ServingError(f"vLLM at {base_url} has no /v1/load_lora_adapter: start it with "
+                           "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora")
+    if resp.status_code != 200:
+        raise ServingError(f"vLLM at {base_url} refused adapter {target.served_name!r} from {target.adapter_dir} "
+                           f"(HTTP {resp.status_code}): {resp.text[:500]}; check --max-lora-rank and the path")
+
+
+def deploy(target: ServeTarget, cfg: ServingConfig, log_dir: Path) -> Deployment:
+    if cfg.mode == "attached":
+        return attach(target, cfg)
+    return start_managed(target, cfg, log_dir)

@@ -1,0 +1,96 @@
+"""A whole run: failures as data, threshold, result file, plot, client-side logs, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from configs.benchmark import BenchmarkConfig
+from configs.errors import BenchmarkError
+from logging_lib import InferenceLogger
+from logging_lib.schemas import validate_file
+from tasks.benchmark.bench import run_benchmark
+from tasks.benchmark.quality import evaluate_quality
+from tests.conftest import run_cli
+
+
+def _dataset(tmp_path: Path, failing: set[int]) -> Path:
+    rows = []
+    for i in range(10):
+        stub: dict = {"ttft_ms": 5, "itl_ms": 1, "output_tokens": 4}
+        if i in failing:
+            stub["status"] = 503
+        rows.append({"prompt": f"p{i}", "extra_body": {"stub": stub}})
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return path
+
+
+def test_failed_requests_are_data_and_threshold_fails_run(stub_url: str, tmp_path: Path, log_dir: Path) -> None:
+    cfg = BenchmarkConfig(num_prompts=10, max_tokens=4, warmup_requests=1, min_success_rate=0.9,
+                          dataset_path=_dataset(tmp_path, {3, 7}))
+    out = tmp_path / "r.json"
+    with InferenceLogger("benchmark", str(log_dir)) as logger, pytest.raises(BenchmarkError, match="80.0%"):
+        run_benchmark(cfg, stub_url, "stub-model", logger=logger, result_file=out, run_id="run123")
+    result = json.loads(out.read_text())          # written before the threshold check
+    assert (result["completed"], result["failed"]) == (8, 2)
+    failed = [r for r in result["requests"] if not r["success"]]
+    assert {r["status"] for r in failed} == {503} and all("HTTP 503" in r["error"] for r in failed)
+    log = next((log_dir / "inference").glob("benchmark_*.log"))
+    assert validate_file(log).ok
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {ln["benchmark_run_id"] for ln in lines} == {"run123"}
+    assert sum(ln["message"] == "inference_error" for ln in lines) == 2
+    assert sum(ln["message"] == "inference_response" for ln in lines) == 8
+    assert {ln["request_id"] for ln in lines} == {r["request_id"] for r in result["requests"]}
+    assert all("prompt" not in ln for ln in lines)  # raw prompts are not logged
+
+
+def test_success_rate_at_threshold_passes(stub_url: str, tmp_path: Path) -> None:
+    cfg = BenchmarkConfig(num_prompts=10, max_tokens=4, min_success_rate=0.8, dataset_path=_dataset(tmp_path, {3, 7}))
+    result = run_benchmark(cfg, stub_url, "stub-model")
+    assert result["success_rate"] == 0.8
+
+
+def test_cli_bench_writes_vllm_keys_table_and_plot(stub_url: str, tmp_path: Path, log_dir: Path) -> None:
+    out = tmp_path / "result.json"
+    proc = run_cli("bench", "--base-url", stub_url, "--model", "stub-model", "--num-prompts", "20",
+                   "--request-rate", "200", "--max-tokens", "5", "--seed", "4", "--result-file", str(out),
+                   "--goodput", "ttft:1000 e2el:5000", "--log-dir", str(log_dir), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Serving Benchmark Result" in proc.stdout and "P99 TTFT (ms)" in proc.stdout
+    result = json.loads(out.read_text())
+    for key in ("completed", "failed", "duration", "request_throughput", "output_throughput",
+                "total_token_throughput", "send_lag_p99_ms", "goodput", "requests", "request_goodput"):
+        assert key in result
+    for name in ("ttft", "tpot", "itl", "e2el"):
+        for stat in ("mean", "median", "std", "p99", "p50", "p95"):
+            assert f"{stat}_{name}_ms" in result
+    assert result["completed"] == 20 and result["goodput"]["good_requests"] == 20
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_bench_bad_options_and_unreachable_server(tmp_path: Path, free_port: int) -> None:
+    proc = run_cli("bench", "--base-url", "http://127.0.0.1:1", "--model", "m", "--goodput", "speed:3")
+    assert proc.returncode == 1 and "speed:3" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("bench", "--base-url", f"http://127.0.0.1:{free_port}", "--model", "m", "--num-prompts", "2",
+                   "--log-dir", str(tmp_path))
+    assert proc.returncode == 1 and "warm-up" in proc.stderr and "--base-url" in proc.stderr
+
+
+def test_quality_uses_the_task_metric_on_served_answers(stub_url: str, tmp_path: Path) -> None:
+    seen = {}
+
+    def loader(path: Path) -> list[dict]:
+        return [{"prompt": "a", "reference": "tok tok"}, {"messages": [{"role": "user", "content": "b"}],
+                                                          "completion": "other"}]
+
+    def scorer(predictions: list[str], references: list[str]) -> float:
+        seen["pairs"] = list(zip(predictions, references))
+        return sum(p.strip() == r for p, r in zip(predictions, references)) / len(references)
+
+    q = evaluate_quality(tmp_path / "eval.jsonl", stub_url, "stub-model", loader=loader, scorer=scorer, max_tokens=2)
+    assert q["quality"] == 0.5 and q["quality_examples"] == 2
+    assert seen["pairs"] == [("tok tok ", "tok tok"), ("tok tok ", "other")]

@@ -1,0 +1,63 @@
+"""Reported TTFT, ITL, TPOT and E2EL match delays the server is told to use.
+
+Bounds allow SLACK_MS above the planned delays: one loopback round trip through httpx costs
+~2 ms here, and on a loaded 2-core CI machine timer wake-ups add a few ms more.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+SLACK_MS = 8.0
+
+from tasks.benchmark.client import RequestInput
+from tasks.benchmark.metrics import calculate_metrics
+from tasks.benchmark.runner import LoadShape, run_load_sync
+
+
+def _inputs(n: int, ttft_ms: float, itl_ms: float, tokens: int) -> list[RequestInput]:
+    stub = {"ttft_ms": ttft_ms, "itl_ms": itl_ms, "output_tokens": tokens}
+    return [RequestInput(f"t-{i}", f"prompt {i}", tokens, {"stub": stub}) for i in range(n)]
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+def test_low_concurrency_matches_server_delays(stub_url: str, endpoint: str) -> None:
+    shape = LoadShape(base_url=stub_url, model="stub-model", endpoint=endpoint, max_concurrency=1)
+    outs, duration = run_load_sync(shape, _inputs(6, ttft_ms=40, itl_ms=10, tokens=8))
+    m = calculate_metrics(outs, duration)
+    assert m["completed"] == 6 and m["failed"] == 0
+    assert m["total_output_tokens"] == 48 and m["total_input_tokens"] == 42  # from the server's usage
+    assert 40 <= m["median_ttft_ms"] <= 40 + SLACK_MS
+    assert 8 <= m["median_itl_ms"] <= 12
+    assert 9 <= m["mean_tpot_ms"] <= 11.5
+    assert 110 <= m["median_e2el_ms"] <= 110 + SLACK_MS          # 40 + 7 * 10
+    assert all(len(o.itl) == 7 for o in outs)
+
+
+def test_high_concurrency_matches_server_delays(stub_url: str) -> None:
+    # 150 req/s with 200 ms per request keeps ~30 requests in flight.
+    shape = LoadShape(base_url=stub_url, model="stub-model", request_rate=150, seed=1)
+    outs, duration = run_load_sync(shape, _inputs(120, ttft_ms=60, itl_ms=20, tokens=8))
+    m = calculate_metrics(outs, duration)
+    assert m["completed"] == 120
+    in_flight = sum(o.latency for o in outs) / duration
+    assert in_flight > 15
+    assert 60 <= m["median_ttft_ms"] <= 60 + SLACK_MS
+    assert 18 <= m["median_itl_ms"] <= 22
+    assert 19 <= m["mean_tpot_ms"] <= 22
+    assert 200 <= m["median_e2el_ms"] <= 200 + SLACK_MS         # 60 + 7 * 20
+    assert m["send_lag_p99_ms"] < 20
+
+
+def test_latency_counts_from_planned_time_when_client_is_late(stub_url: str) -> None:
+    """A burst (rate inf) of 40 requests: every start is t=0, so whatever the client needs to
+    get a request out shows in TTFT and in send lag, instead of being hidden."""
+    shape = LoadShape(base_url=stub_url, model="stub-model", request_rate=math.inf)
+    outs, _ = run_load_sync(shape, _inputs(40, ttft_ms=30, itl_ms=5, tokens=4))
+    assert all(o.planned_s == 0.0 for o in outs)
+    for o in outs:
+        assert o.ttft * 1000 >= 30 + o.send_lag * 1000 - 1
+    assert statistics.mean(o.send_lag for o in outs) > 0

@@ -1,0 +1,204 @@
+"""The gateway against a local fake backend: pass-through, logs, usage, ids, errors, auth,
+limits, disconnects and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from logging_lib.schemas import validate_file
+from tests.conftest import REPO_ROOT, run_cli
+from tests.unit.gateway.conftest import by_event, read_events
+
+CHAT = {"model": "stub-model", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
+
+
+def _sse_messages(text: str) -> list[str]:
+    return [line[6:] for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_non_streaming_chat_passes_through_and_is_logged(stub, make_gateway, log_dir: Path) -> None:
+    gw = make_gateway(stub.base_url)
+    body = json.dumps(CHAT).encode()
+    r = httpx.post(gw.base_url + "/v1/chat/completions", content=body,
+                   headers={"x-request-id": "client-id-1", "content-type": "application/json"})
+    assert r.status_code == 200 and r.headers["x-request-id"] == "client-id-1"
+    assert r.json()["choices"][0]["message"]["content"] == "tok " * 5
+    api = read_events(log_dir, "api", lambda ls: len(by_event(ls, "api_response")) == 1)
+    req, resp = by_event(api, "api_request")[0], by_event(api, "api_response")[0]
+    assert (req["request_id"], req["method"], req["path"], req["request_bytes"]) == (
+        "client-id-1", "POST", "/v1/chat/completions", len(body))
+    assert resp["status_code"] == 200 and resp["duration_ms"] >= 20 and resp["response_bytes"] == len(r.content)
+    inf = read_events(log_dir, "inference", lambda ls: len(ls) == 2)
+    ireq, iresp = by_event(inf, "inference_request")[0], by_event(inf, "inference_response")[0]
+    assert ireq["request_id"] == iresp["request_id"] == "client-id-1"
+    assert ireq["prompt_chars"] == len("hello there") and "prompt" not in ireq
+    assert iresp["model_name"] == "stub-model" and iresp["tokens_generated"] == 5 and iresp["prompt_tokens"] == 7
+    assert iresp["latency_ms"] >= 20 and iresp["tokens_per_second"] == pytest.approx(5000 / iresp["latency_ms"], 0.01)
+    assert "completion" not in iresp
+    for f in [*(log_dir / "api").glob("*.log"), *(log_dir / "inference").glob("*.log")]:
+        assert validate_file(f).ok, validate_file(f).errors
+
+
+def test_streaming_gets_usage_for_logs_without_changing_what_client_sees(stub, make_gateway, log_dir: Path) -> None:
+    gw = make_gateway(stub.base_url)
+    r = httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True, "stub": {"ttft_ms": 40}})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    msgs = _sse_messages(r.text)
+    assert msgs[-1] == "[DONE]" and len(msgs) == 6
+    assert all(json.loads(m)["choices"] for m in msgs[:-1])          # the injected usage chunk was removed
+    assert stub.stats.last_body["stream_options"] == {"include_usage": True}
+    inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_response")) == 1)
+    resp = by_event(inf, "inference_response")[0]
+    assert resp["request_id"] == r.headers["x-request-id"] and resp["request_id"].startswith("req_")
+    assert resp["tokens_generated"] == 5 and resp["prompt_tokens"] == 7
+    assert 40 <= resp["ttft_ms"] <= 60 and resp["latency_ms"] >= resp["ttft_ms"]
+
+
+def test_streaming_client_that_asks_for_usage_gets_it(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url)
+    body = {"model": "stub-model", "prompt": "once", "max_tokens": 3, "stream": True,
+            "stream_options": {"include_usage": True}}
+    r = httpx.post(gw.base_url + "/v1/completions", json=body)
+    msgs = _sse_messages(r.text)
+    usage = json.loads(msgs[-2])
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 3
+    assert [json.loads(m)["choices"][0]["text"] for m in msgs[:3]] == ["tok "] * 3
+
+
+def test_malformed_request_id_is_replaced(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url)
+    r = httpx.get(gw.base_url + "/v1/models", headers={"x-request-id": "bad id\twith spaces"})
+    assert r.status_code == 200 and r.json()["data"][0]["id"] == "stub-model"
+    assert r.headers["x-request-id"].startswith("req_")
+
+
+def test_upstream_down_is_502_in_openai_shape(make_gateway, log_dir: Path, free_port: int) -> None:
+    gw = make_gateway(f"http://127.0.0.1:{free_port}")
+    r = httpx.post(gw.base_url + "/v1/chat/completions", json=CHAT)
+    assert r.status_code == 502
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"} and "unreachable" in err["message"]
+    assert httpx.get(gw.base_url + "/health").status_code == 503
+    inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_error")) == 1)
+    assert by_event(inf, "inference_error")[0]["status"] == 502
+    api = read_events(log_dir, "api", lambda ls: len(by_event(ls, "api_response")) == 2)
+    assert by_event(api, "api_response")[0]["level"] == "ERROR"
+
+
+def test_upstream_timeout_is_504(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url, upstream_timeout_s=0.3)
+    r = httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"hang_s": 1.5}})
+    assert r.status_code == 504 and r.json()["error"]["type"] == "timeout"
+    # a stream that stalls after it began ends with an error event (the status is already sent)
+    r = httpx.post(gw.base_url + "/v1/chat/completions",
+                   json={**CHAT, "stream": True, "stub": {"ttft_ms": 0, "itl_ms": 1500}})
+    last = json.loads(_sse_messages(r.text)[-1])
+    assert last["error"]["code"] == 504
+
+
+def test_upstream_error_status_passes_through(stub, make_gateway, log_dir: Path) -> None:
+    gw = make_gateway(stub.base_url)
+    r = httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"status": 400}})
+    assert r.status_code == 400 and r.json()["error"]["message"] == "stub error"
+    inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_error")) == 1)
+    assert "upstream HTTP 400" in by_event(inf, "inference_error")[0]["error"]
+
+
+def test_api_key_auth(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url, api_keys=("k-one", "k-two"))
+    url = gw.base_url + "/v1/chat/completions"
+    r = httpx.post(url, json=CHAT)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.post(url, json=CHAT, headers={"authorization": "Bearer nope"}).status_code == 401
+    assert httpx.post(url, json=CHAT, headers={"authorization": "Bearer k-two"}).status_code == 200
+    assert httpx.get(gw.base_url + "/health").status_code == 200          # probes need no key
+    assert stub.stats.completions == 1
+
+
+def test_body_size_limit(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url, max_body_bytes=300)
+    big = {**CHAT, "messages": [{"role": "user", "content": "x" * 400}]}
+    r = httpx.post(gw.base_url + "/v1/chat/completions", json=big)
+    assert r.status_code == 413 and "300 bytes" in r.json()["error"]["message"]
+
+    def chunks():  # no content-length: counted while read
+        data = json.dumps(big).encode()
+        yield data[:200]
+        yield data[200:]
+
+    r = httpx.post(gw.base_url + "/v1/chat/completions", content=chunks())
+    assert r.status_code == 413
+    assert stub.stats.completions == 0
+
+
+def test_bad_json_is_400(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url)
+    r = httpx.post(gw.base_url + "/v1/chat/completions", content=b"{not json")
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_client_disconnect_mid_stream_cancels_upstream(stub, make_gateway, log_dir: Path) -> None:
+    gw = make_gateway(stub.base_url)
+    with httpx.Client() as client, client.stream(
+            "POST", gw.base_url + "/v1/chat/completions",
+            json={**CHAT, "stream": True, "max_tokens": 200, "stub": {"ttft_ms": 0, "itl_ms": 50}}) as r:
+        first = next(r.iter_raw())
+        assert b"tok" in first
+    deadline = time.monotonic() + 3
+    while stub.stats.streams_cancelled == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stub.stats.streams_cancelled == 1 and stub.stats.streams_completed == 0
+    inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_error")) == 1)
+    assert "disconnected" in by_event(inf, "inference_error")[0]["error"]
+
+
+def test_prompts_logged_only_when_enabled(stub, make_gateway, log_dir: Path) -> None:
+    gw = make_gateway(stub.base_url, log_prompts=True)
+    httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True})
+    inf = read_events(log_dir, "inference", lambda ls: len(ls) == 2)
+    assert by_event(inf, "inference_request")[0]["prompt"] == CHAT["messages"]
+    assert by_event(inf, "inference_response")[0]["completion"] == "tok " * 5
+
+
+def test_prometheus_metrics_names(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url)
+    httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True})
+    httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"status": 400}})
+    text = httpx.get(gw.base_url + "/metrics").text
+    assert 'mlops_gateway_requests_total{method="POST",path="/v1/chat/completions",status="200"} 1.0' in text
+    assert 'mlops_gateway_requests_total{method="POST",path="/v1/chat/completions",status="400"} 1.0' in text
+    assert 'mlops_gateway_request_duration_seconds_count{path="/v1/chat/completions"} 2.0' in text
+    assert 'mlops_gateway_ttft_seconds_count{model="stub-model"} 1.0' in text
+    assert 'mlops_gateway_completion_tokens_total{model="stub-model"} 5.0' in text
+
+
+def test_cli_gateway_serves_and_rejects_bad_url(stub, tmp_path: Path, free_port: int) -> None:
+    bad = run_cli("gateway", "--backend-url", "localhost:8000")
+    assert bad.returncode == 1 and "http://" in bad.stderr and "Traceback" not in bad.stderr
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MLOPS_GATEWAY_API_KEYS": "s3cret"}
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "gateway", "--backend-url", stub.base_url,
+                             "--port", str(free_port), "--log-dir", str(tmp_path / "logs")],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{free_port}"
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        r = httpx.post(url + "/v1/chat/completions", json=CHAT, headers={"authorization": "Bearer s3cret"})
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert b"s3cret" not in out
+    assert list((tmp_path / "logs" / "api").glob("gateway_*.log"))

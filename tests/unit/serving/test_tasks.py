@@ -1,0 +1,39 @@
+"""The thin Prefect tasks: deploy returns small values; stop leaves nothing running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import psutil
+import pytest
+
+from configs.serving import ServingConfig
+from tasks.benchmark.stub_server import StubServer
+
+
+def test_deploy_attached_via_registry_and_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tasks.serving.tasks import deploy_model, stop_model
+
+    base = tmp_path / "base"
+    base.mkdir()
+    fake_registry = types.ModuleType("tasks.registry")
+    fake_registry.resolve_model = lambda uri, ref: types.SimpleNamespace(  # type: ignore[attr-defined]
+        name="bot", version=2, base_model=str(base), adapter_dir=None, lora_rank=None, merged_dir=None, tags={})
+    monkeypatch.setitem(sys.modules, "tasks.registry", fake_registry)
+    stub = StubServer(model="bot").start_in_thread()
+    try:
+        out = deploy_model.fn(ServingConfig(mode="attached", base_url=stub.base_url), "sqlite:///r.db",
+                              "models:/bot@candidate", str(tmp_path))
+    finally:
+        stub.stop_thread()
+    assert out == {"mode": "attached", "base_url": stub.base_url, "served_name": "bot", "base_name": "bot",
+                   "pid": None, "log_path": None}
+    assert stop_model.fn(None) is False
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    assert stop_model.fn(proc.pid, 5) is True
+    assert proc.wait(5) is not None and not psutil.pid_exists(proc.pid) or \
+        psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
