@@ -13,11 +13,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from configs._base import Section
+from configs.benchmark import BenchmarkConfig
 from configs.data import DataConfig
 from configs.lora import LoraConfig
 from configs.mlflow import MlflowConfig
 from configs.model import ModelConfig
 from configs.paths import PathsConfig
+from configs.promotion import PromotionConfig
+from configs.retention import RetentionConfig
+from configs.sampling import GPUSamplingConfig
+from configs.serving import GatewayConfig, ServingConfig
 from configs.training import EvalConfig, TrainConfig
 
 
@@ -29,6 +34,12 @@ class PipelineConfig(Section):
     eval: EvalConfig = EvalConfig()
     mlflow: MlflowConfig = MlflowConfig()
     paths: PathsConfig = PathsConfig()
+    serving: ServingConfig = ServingConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    retention: RetentionConfig = RetentionConfig()
+    gpu_sampling: GPUSamplingConfig = GPUSamplingConfig()
 
     def resolved(self, root: Path) -> PipelineConfig:
         """A copy with every relative path made absolute against `root` and the MLflow

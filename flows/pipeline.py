@@ -1,0 +1,65 @@
+"""`training-pipeline`: data -> base model -> QLoRA training (with before/after evaluation)
+-> registration as `candidate` -> vLLM deployment -> benchmark -> promotion gate -> stop.
+
+The flow only orders tasks. The managed vLLM server is stopped in `finally`, so it never
+outlives a failed benchmark or gate; a failing task fails the flow with its own message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from tasks.benchmark.tasks import benchmark
+from tasks.pipeline_tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
+from tasks.prefect_tasks import build_base_model_task, prepare_data_task, register_task, train_task
+from tasks.promotion.tasks import promotion_gate
+from tasks.serving.tasks import deploy_model, stop_model
+
+
+@flow(name="training-pipeline", log_prints=True)
+def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[str] | None = None,
+                      log_dir: str | None = None, deploy_and_benchmark: bool = True) -> dict[str, Any]:
+    """Fine-tune, register, serve, benchmark and decide on promotion.
+
+    Args:
+        config_path: pipeline YAML, relative to the project root or absolute.
+        overrides: `section.field=value` items, as `mlops train --set` takes them.
+        log_dir: typed-log folder (default: $MLOPS_LOG_DIR, else ./logs).
+        deploy_and_benchmark: false stops after registration.
+    """
+    from logging_lib import resolve_log_dir
+    from tasks.pipeline_steps import benchmark_config, result_dir
+
+    log = get_run_logger()
+    logs = str(resolve_log_dir(log_dir))
+    cfg = load_config_task(config_path, list(overrides or []), flow_run.get_name())
+    uri = str(cfg.mlflow.tracking_uri)
+    data = prepare_data_task(cfg)
+    base_ref = build_base_model_task(cfg, data)
+    outcome = train_task(cfg, data, base_ref, logs)
+    registered = register_task(cfg, outcome)
+    name, version = registered["model_name"], registered["version"]
+    ref = f"models:/{name}/{version}"
+    log.info("registered %s (alias %s); metrics: %s", ref, cfg.mlflow.candidate_alias, registered["metrics"])
+    summary: dict[str, Any] = {"mlflow_run_id": registered["run_id"], "tracking_uri": uri, "model_ref": ref,
+                               "adapter_dir": registered["adapter_dir"], "log_dir": logs,
+                               "metrics": registered["metrics"]}
+    if not deploy_and_benchmark:
+        return summary
+    champion = champion_quality_task(uri, name, cfg.promotion.alias)
+    deployment = deploy_model(cfg.serving, uri, ref, logs)
+    try:
+        out = result_dir(cfg, f"{name}-v{version}")
+        bench = benchmark(benchmark_config(cfg, data["eval_path"]), deployment["base_url"],
+                          deployment["served_name"], str(out / "result.json"), logs)
+        decision = promotion_gate(bench["result_file"], cfg.promotion, uri, name, version, champion)
+    finally:
+        stop_model(deployment["pid"], cfg.serving.stop_timeout_s)
+    record_benchmark_task(uri, name, version, bench, decision)
+    report = publish_report_task(bench, decision, ref, uri, name, version, f"{name}-v{version}")
+    log.info(decision["summary"])
+    return {**summary, "benchmark": bench, "report": report, "promoted": decision["promoted"],
+            "gate": {"passed": decision["passed"], "failed": decision["failed"], "summary": decision["summary"]}}
