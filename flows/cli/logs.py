@@ -257,3 +257,38 @@ def tail(
             sys.stdout.flush()
     except KeyboardInterrupt:
         pass
+
+
+def _default_rules() -> Path:
+    return Path(__file__).resolve().parents[2] / "deployments" / "observability" / "loki" / "rules" / "fake" / "mlops-alerts.yaml"
+
+
+@app.command("alerts")
+def alerts(
+    rules: Annotated[Optional[Path], typer.Option(help="Loki ruler rules file; default: this checkout's deployments/observability/loki/rules/fake/mlops-alerts.yaml")] = None,
+    at: Annotated[Optional[str], typer.Option(help="evaluation time: now, epoch seconds or ISO-8601")] = None,
+    log_dir: Annotated[Optional[Path], typer.Option(help="default: $MLOPS_LOG_DIR, else ./logs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Evaluate the Loki alert rules over the local logs, as the Loki ruler would (firing/pending/inactive)."""
+    from logging_lib import resolve_log_dir
+    from logging_lib.logql.rules import evaluate_rules, load_rules, render_annotation
+
+    path = rules or _default_rules()
+    if not path.is_file():
+        raise typer.BadParameter(f"rules file {path} not found; pass --rules")
+    root = resolve_log_dir(log_dir)
+    if not root.is_dir():
+        raise typer.BadParameter(f"log folder {root} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
+    states = evaluate_rules(load_rules(path), root, _parse_end(at))
+    if as_json:
+        typer.echo(json.dumps([{"alert": s.rule.name, "state": s.state, "severity": s.rule.labels.get("severity"),
+                                "series": [{"labels": lb, "value": v} for lb, v in s.series]} for s in states]))
+        return
+    for s in states:
+        typer.echo(f"{s.state.upper():8} {s.rule.name}")
+        for labels, value in s.series:
+            summary = render_annotation(s.rule.annotations.get("summary", ""), labels, value)
+            typer.echo(f"         {_labels_text(labels)} = {_num(value)}  {summary}")
+            if s.state == "firing" and s.rule.annotations.get("runbook"):
+                typer.echo(f"         runbook: {s.rule.annotations['runbook']}")

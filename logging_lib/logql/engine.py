@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -367,6 +368,7 @@ def _selector_file_ok(f: LogFile, matchers: tuple[A.Matcher, ...]) -> bool:
 
 _TS_PREFIX = b'{"timestamp":"'
 _LEVEL_AT = b'"level":"'
+_VLLM_LEVEL = re.compile(rb"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
 def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Iterator[_Line]:
@@ -379,6 +381,7 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
         if not _selector_file_ok(f, p.selector) or not overlaps(f, after_ms, until_ms):
             continue
         base = f.labels
+        is_vllm = base["job"] == "vllm"
         last_ts = f.created_ms if f.created_ms is not None else f.mtime_ms
         with open(f.path, "rb") as fh:
             for raw in fh:
@@ -424,6 +427,9 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
                                 obj = None
                         if type(obj) is dict and type(obj.get("level")) is str:
                             level = obj["level"]
+                        elif is_vllm:  # Alloy's stage.regex for vLLM's text log
+                            m = _VLLM_LEVEL.match(raw)
+                            level = m.group(1).decode() if m else None
                     if level:
                         labels["level"] = level
                     if level_matchers:
