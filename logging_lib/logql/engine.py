@@ -18,6 +18,7 @@ Semantics we keep on purpose (so a query that works here works in Grafana, and v
 from __future__ import annotations
 
 import heapq
+from array import array
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -105,9 +106,18 @@ def as_text(v: Any) -> str:
     return str(v)
 
 
+_sanitized: dict[str, str] = {}
+
+
 def _sanitize(key: str) -> str:
-    out = "".join(c if (c.isascii() and (c.isalnum() or c == "_")) else "_" for c in key)
-    return "_" + out if out[:1].isdigit() else out
+    """A JSON key as a label name (Loki: anything but [A-Za-z0-9_] becomes '_')."""
+    out = _sanitized.get(key)
+    if out is None:
+        out = "".join(c if (c.isascii() and (c.isalnum() or c == "_")) else "_" for c in key)
+        out = "_" + out if out[:1].isdigit() else out
+        if len(_sanitized) < 10_000:
+            _sanitized[key] = out
+    return out
 
 
 def _flatten(obj: dict, prefix: str, base: frozenset[str], out: dict[str, Any]) -> None:
@@ -211,13 +221,16 @@ def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grou
     parsed = False
     unwrap_name: str | None = None
     referenced: set[str] = set()
+    json_slots: list[int] = []
 
     for s in q.stages:
         if isinstance(s, A.LineFilter):
             needle = s.value.encode()
             if s.op == "|=":
-                if not line_changed and needle:
-                    needles.append(needle)
+                if not line_changed:
+                    if needle:
+                        needles.append(needle)
+                    continue  # checked on the raw line before anything else (scan's needles)
                 stages.append(lambda st, n=needle: n in st.line)
             elif s.op == "!=":
                 stages.append(lambda st, n=needle: n not in st.line)
@@ -227,6 +240,7 @@ def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grou
                 stages.append(lambda st, r=s.regex: r.search(st.line) is None)  # type: ignore[union-attr]
         elif isinstance(s, A.JsonStage):
             parsed = True
+            json_slots.append(len(stages))
             stages.append(_json_stage(base, None))  # replaced below once `wanted` is final
         elif isinstance(s, A.LineFormat):
             line_changed = True
@@ -247,11 +261,11 @@ def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grou
 
     if wanted is not None:
         wanted = frozenset(wanted | referenced | {"__error__"})
-    for i, s in enumerate(q.stages):
-        if isinstance(s, A.JsonStage):
-            stages[i] = _json_stage(base, wanted)
+    for i in json_slots:
+        stages[i] = _json_stage(base, wanted)
     level_matchers = [m for m in q.matchers if m.name == "level"]
     needs_level = wanted is None or "level" in wanted or bool(level_matchers)
+    needles = list(dict.fromkeys(needles))
     return Pipeline(q.matchers, stages, needles, wanted, needs_level, level_matchers, unwrap_name,
                     not range_grouped)
 
@@ -373,8 +387,10 @@ _VLLM_LEVEL = re.compile(rb"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Iterator[_Line]:
     """Lines with after_ms < ts <= until_ms that pass the pipeline, as (possibly rewritten) states."""
-    needles = p.needles
+    needle0 = p.needles[0] if p.needles else None
+    more_needles = p.needles[1:]
     stages = p.stages
+    st = _Line(b"", {}, 0)  # one state, reused: consumers copy what they keep before the next line
     level_matchers = p.level_matchers
     needs_level = p.needs_level
     for f in files:
@@ -383,15 +399,37 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
         base = f.labels
         is_vllm = base["job"] == "vllm"
         last_ts = f.created_ms if f.created_ms is not None else f.mtime_ms
+        last_sec = b""
+        sec_base = 0
         with open(f.path, "rb") as fh:
             for raw in fh:
+                if needle0 is not None:
+                    if needle0 not in raw:
+                        continue
+                    if more_needles:
+                        skip = False
+                        for n in more_needles:
+                            if n not in raw:
+                                skip = True
+                                break
+                        if skip:
+                            continue
                 if raw[-1:] == b"\n":
                     raw = raw[:-1]
                 if not raw:
                     continue
                 obj = None
-                if raw.startswith(_TS_PREFIX) and raw[37:39] == b'Z"':
-                    ts = parse_ts(raw[14:38])
+                if raw.startswith(_TS_PREFIX) and raw[37:39] == b'Z"' and raw[33:34] == b".":
+                    sec = raw[14:33]  # '2026-11-26T08:15:22': one calendar sum per second, not per line
+                    if sec != last_sec:
+                        t = parse_ts(sec + b".000Z")
+                        if t is None:
+                            t = last_ts
+                        sec_base, last_sec = t, sec
+                    try:
+                        ts = sec_base + int(raw[34:37])
+                    except ValueError:
+                        ts = parse_ts(raw[14:38])
                 else:
                     ts = None
                     try:
@@ -405,13 +443,6 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
                 else:
                     last_ts = ts
                 if ts <= after_ms or ts > until_ms:
-                    continue
-                skip = False
-                for n in needles:
-                    if n not in raw:
-                        skip = True
-                        break
-                if skip:
                     continue
                 labels = dict(base)
                 if needs_level:
@@ -436,7 +467,9 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
                         lv = level or ""
                         if not all(m.matches(lv) for m in level_matchers):
                             continue
-                st = _Line(raw, labels, ts)
+                st.line = raw
+                st.labels = labels
+                st.ts = ts
                 for stage in stages:
                     if not stage(st):
                         break
@@ -499,56 +532,35 @@ class Evaluator:
         acc: dict[tuple, Any] = {}
         start, step, n = w.start_ms, w.step_ms, w.n
         instant = n == 1
+        update = _UPDATERS[kind]
+        if by is not None and len(by) == 1:
+            only = by[0]
+            key_of: Callable[[dict], tuple] = lambda labels: (as_text(labels.get(only, "")),)
+        elif by is not None:
+            key_of = lambda labels: tuple(as_text(labels.get(name, "")) for name in by)
+        else:
+            key_of = lambda labels: tuple(sorted((k, as_text(x)) for k, x in labels.items()
+                                                 if k not in drop and x != ""))
         for st in scan(self.files, p, start - r, w.end_ms):
             labels = st.labels
-            if unwrap:
-                v = labels["__value__"]
-            else:
-                v = float(len(st.line)) if byte_count else 1.0
             if "__error__" in labels:  # Loki fails the query here, whatever aggregates it later
                 shown = {k: as_text(x) for k, x in labels.items() if k != "__value__" and x != ""}
                 raise LogQLError(f"pipeline error: {labels['__error__']!r} for series {_fmt_labels(shown)}; "
                                  "add a label filter such as | __error__=\"\" to skip lines that fail "
                                  "(as Loki requires)")
-            if by is not None:
-                key = tuple(as_text(labels.get(name, "")) for name in by)
+            if unwrap:
+                v = labels["__value__"]
             else:
-                key = tuple(sorted((k, as_text(x)) for k, x in labels.items() if k not in drop and x != ""))
+                v = float(len(st.line)) if byte_count else 1.0
+            key = key_of(labels)
             if instant:
-                ks: range | tuple = (0,)
-            else:
-                ts = st.ts
-                lo = max(0, -((start - ts) // step))  # ceil((ts - start) / step)
-                hi = min(n - 1, -((start - ts - r) // step) - 1)  # last k with t_k < ts + r
-                ks = range(lo, hi + 1)
-            for k in ks:
-                slot = (key, k)
-                cur = acc.get(slot)
-                if kind == "count" or kind == "sum":
-                    acc[slot] = v if cur is None else cur + v
-                elif kind == "avg":
-                    if cur is None:
-                        acc[slot] = [v, 1]
-                    else:
-                        cur[0] += v
-                        cur[1] += 1
-                elif kind == "max":
-                    if cur is None or v > cur or math.isnan(cur):
-                        acc[slot] = v
-                elif kind == "min":
-                    if cur is None or v < cur or math.isnan(cur):
-                        acc[slot] = v
-                elif kind == "first":
-                    if cur is None or st.ts < cur[0]:
-                        acc[slot] = (st.ts, v)
-                elif kind == "last":
-                    if cur is None or st.ts >= cur[0]:
-                        acc[slot] = (st.ts, v)
-                else:
-                    if cur is None:
-                        acc[slot] = [v]
-                    else:
-                        cur.append(v)
+                update(acc, (key, 0), v, st.ts)
+                continue
+            ts = st.ts
+            lo = max(0, -((start - ts) // step))  # ceil((ts - start) / step)
+            hi = min(n - 1, -((start - ts - r) // step) - 1)  # last k with t_k < ts + r
+            for k in range(lo, hi + 1):
+                update(acc, (key, k), v, ts)
         out: Vector = {}
         secs = r / 1000.0
         for (key, k), a in acc.items():
@@ -634,6 +646,55 @@ class Evaluator:
             if res:
                 out[key] = res
         return out
+
+
+def _up_sum(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    acc[slot] = acc.get(slot, 0.0) + v
+
+
+def _up_avg(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    cur = acc.get(slot)
+    if cur is None:
+        acc[slot] = [v, 1]
+    else:
+        cur[0] += v
+        cur[1] += 1
+
+
+def _up_max(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    cur = acc.get(slot)
+    if cur is None or v > cur or math.isnan(cur):
+        acc[slot] = v
+
+
+def _up_min(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    cur = acc.get(slot)
+    if cur is None or v < cur or math.isnan(cur):
+        acc[slot] = v
+
+
+def _up_first(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    cur = acc.get(slot)
+    if cur is None or ts < cur[0]:
+        acc[slot] = (ts, v)
+
+
+def _up_last(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    cur = acc.get(slot)
+    if cur is None or ts >= cur[0]:
+        acc[slot] = (ts, v)
+
+
+def _up_all(acc: dict, slot: tuple, v: float, ts: int) -> None:
+    cur = acc.get(slot)
+    if cur is None:
+        acc[slot] = array("d", (v,))
+    else:
+        cur.append(v)
+
+
+_UPDATERS = {"count": _up_sum, "sum": _up_sum, "avg": _up_avg, "max": _up_max, "min": _up_min, "first": _up_first,
+             "last": _up_last, "all": _up_all}
 
 
 def _apply(op: str, a: float, b: float) -> float:
