@@ -136,12 +136,14 @@ def _flatten(obj: dict, prefix: str, base: frozenset[str], out: dict[str, Any]) 
 # ---------------------------------------------------------------------------------------------
 # the pipeline of one log query, compiled to closures over a small per-line state
 class _Line:
-    __slots__ = ("line", "labels", "ts")
+    __slots__ = ("line", "labels", "ts", "key", "value")
 
     def __init__(self, line: bytes, labels: dict[str, Any], ts: int) -> None:
         self.line = line
         self.labels = labels
         self.ts = ts
+        self.key: tuple = ()
+        self.value = 0.0
 
 
 def _compile_label_filter(f: A.LabelFilterExpr) -> Callable[[_Line], bool]:
@@ -210,9 +212,13 @@ class Pipeline:
     level_matchers: list[A.Matcher]
     unwrap: str | None = None
     drop_unwrapped: bool = True
+    # (raw line, file labels) -> (group key, value) | None: the fused form of
+    # `| json | a="x" | b > 1 | unwrap c` grouped by (...), the shape of our dashboards and alerts
+    fast: Callable[[bytes, dict[str, str]], tuple[tuple, float] | None] | None = None
 
 
-def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grouped: bool = False) -> Pipeline:
+def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grouped: bool = False,
+                     by: tuple[str, ...] | None = None) -> Pipeline:
     """`wanted`: the labels anything downstream reads (None: all of them, e.g. series identity)."""
     base = frozenset(STREAM_LABELS)
     stages: list[Callable[[_Line], bool]] = []
@@ -266,8 +272,127 @@ def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grou
     level_matchers = [m for m in q.matchers if m.name == "level"]
     needs_level = wanted is None or "level" in wanted or bool(level_matchers)
     needles = list(dict.fromkeys(needles))
+    fast = _fast_extractor(q, base, by) if by is not None and not level_matchers else None
     return Pipeline(q.matchers, stages, needles, wanted, needs_level, level_matchers, unwrap_name,
-                    not range_grouped)
+                    not range_grouped, fast)
+
+
+def _fast_extractor(q: A.LogQuery, base: frozenset[str], by: tuple[str, ...]) -> Any:
+    """The fused extractor, when the query has exactly the shape it handles (else None).
+
+    Same results as the staged pipeline: a line that is not JSON is dropped by the first
+    `name="non-empty"` filter (required), numeric filters keep Loki's error rules, and the
+    query fails when a kept sample carries an error.
+    """
+    stages = [s for s in q.stages if not (isinstance(s, A.LineFilter) and s.op == "|=")]
+    if len(stages) < 3 or not isinstance(stages[0], A.JsonStage) or not isinstance(stages[-1], A.Unwrap):
+        return None
+    ops: list[tuple[str, str, Any]] = []
+    for s in stages[1:-1]:
+        if not isinstance(s, A.LabelFilter):
+            return None
+        flat = _conjuncts(s.expr)
+        if flat is None:
+            return None
+        ops.extend(flat)
+    unwrap = stages[-1].name  # type: ignore[union-attr]
+    names = [name for _k, name, _v in ops] + [unwrap] + [b for b in by if b not in ("job", "service", "host",
+                                                                                    "filename")]
+    if any(n in base or n.startswith("__") for n in names):
+        return None
+    if not any(kind == "eq" and value for kind, _n, value in ops):
+        return None
+    cmps = {"==": lambda x, y: x == y, "!=": lambda x, y: x != y, ">": lambda x, y: x > y,
+            ">=": lambda x, y: x >= y, "<": lambda x, y: x < y, "<=": lambda x, y: x <= y}
+    steps = [(kind, name, value if kind == "eq" else (cmps[value[0]], value[1])) for kind, name, value in ops]
+    from_file = [(i, b) for i, b in enumerate(by) if b in ("job", "service", "host", "filename")]
+    loads, decode_error = _LOADS, _JSONDecodeError
+
+    single = by[0] if len(by) == 1 and not from_file else None
+
+    def extract(raw: bytes, file_labels: dict[str, str]) -> tuple[tuple, float] | None:
+        try:
+            obj = loads(raw)
+        except decode_error:
+            return None  # no labels: the required name="x" filter drops it
+        if type(obj) is not dict:
+            return None
+        error = ""
+        for kind, name, arg in steps:
+            v = obj.get(name)
+            if v is None or type(v) is dict or type(v) is list:
+                v = _nested_get(obj, name, base)
+            if kind == "eq":
+                if (v if type(v) is str else "" if v is None else as_text(v)) != arg:
+                    return None
+                continue
+            if error:
+                continue
+            if v is None or v == "":
+                return None
+            t = type(v)
+            if t is not int and t is not float:
+                try:
+                    v = float(as_text(v))
+                except ValueError:
+                    error = "LabelFilterErr"
+                    continue
+            if not arg[0](v, arg[1]):
+                return None
+        v = obj.get(unwrap)
+        if v is None or type(v) is dict or type(v) is list:
+            v = _nested_get(obj, unwrap, base)
+        if v is None or v == "":
+            return None
+        t = type(v)
+        if t is int or t is float:
+            value = float(v)
+        else:
+            try:
+                value = float(as_text(v))
+            except ValueError:
+                value, error = 0.0, "SampleExtractionErr"
+        if error:
+            raise LogQLError(f"pipeline error: {error!r} on line {raw[:200]!r}; add a label filter such as "
+                             "| __error__=\"\" to skip lines that fail (as Loki requires)")
+        if single is not None:
+            x = obj.get(single)
+            if x is None or type(x) is dict or type(x) is list:
+                x = _nested_get(obj, single, base)
+            return ("" if x is None else x if type(x) is str else as_text(x),), value
+        key = []
+        for b in by:
+            if b in file_labels and (b == "job" or b == "service" or b == "host" or b == "filename"):
+                key.append(file_labels[b])
+                continue
+            x = obj.get(b)
+            if x is None or type(x) is dict or type(x) is list:
+                x = _nested_get(obj, b, base)
+            key.append("" if x is None else as_text(x))
+        return tuple(key), value
+
+    return extract
+
+
+def _nested_get(obj: dict, name: str, base: frozenset[str]) -> Any:
+    """A label that is not a top-level scalar: maybe a flattened nested field (a_b), else None."""
+    if not any(type(x) is dict for x in obj.values()):
+        return None
+    flat: dict[str, Any] = {}
+    _flatten(obj, "", base, flat)
+    return flat.get(name)
+
+
+def _conjuncts(f: A.LabelFilterExpr) -> list[tuple[str, str, Any]] | None:
+    """An and-only filter as [(eq|num, name, value)], in order; None for anything else."""
+    if isinstance(f, A.AndFilter):
+        left, right = _conjuncts(f.left), _conjuncts(f.right)
+        return None if left is None or right is None else left + right
+    if isinstance(f, A.StringFilter) and f.matcher.op == "=":
+        return [("eq", f.matcher.name, f.matcher.value)]
+    if isinstance(f, A.NumericFilter):
+        return [("num", f.name, (f.op, f.value))]
+    return None
 
 
 def _filter_labels(f: A.LabelFilterExpr) -> set[str]:
@@ -477,13 +602,63 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
                     yield st
 
 
+def scan_fast(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Iterator[tuple[int, tuple, float]]:
+    """(ts, group key, value) per sample, through the fused extractor (same filters as scan)."""
+    fast = p.fast
+    assert fast is not None  # callers check p.fast; a programming error otherwise
+    needle0 = p.needles[0] if p.needles else None
+    more_needles = p.needles[1:]
+    for f in files:
+        if not _selector_file_ok(f, p.selector) or not overlaps(f, after_ms, until_ms):
+            continue
+        base = f.labels
+        last_ts = f.created_ms if f.created_ms is not None else f.mtime_ms
+        last_sec = b""
+        sec_base = 0
+        with open(f.path, "rb") as fh:
+            for raw in fh:
+                if needle0 is not None:
+                    if needle0 not in raw:
+                        continue
+                    if more_needles and not all(n in raw for n in more_needles):
+                        continue
+                if raw[37:39] == b'Z"' and raw[33:34] == b"." and raw.startswith(_TS_PREFIX):
+                    sec = raw[14:33]
+                    if sec != last_sec:
+                        t = parse_ts(sec + b".000Z")
+                        sec_base, last_sec = (last_ts if t is None else t), sec
+                    try:
+                        ts = sec_base + int(raw[34:37])
+                    except ValueError:
+                        ts = last_ts
+                else:
+                    obj = None
+                    try:
+                        obj = _LOADS(raw)
+                    except _JSONDecodeError:
+                        pass
+                    ts = None
+                    if type(obj) is dict and type(obj.get("timestamp")) is str:
+                        ts = parse_ts(obj["timestamp"].encode())
+                    if ts is None:
+                        ts = last_ts
+                last_ts = ts
+                if ts <= after_ms or ts > until_ms:
+                    continue
+                sample = fast(raw, base)
+                if sample is not None:
+                    yield ts, sample[0], sample[1]
+
+
 # ---------------------------------------------------------------------------------------------
 # metric evaluation: each node yields {series key: {point index: value}} plus the labels of each key
 Vector = dict[tuple, dict[int, float]]
 
 
 class Evaluator:
-    def __init__(self, files: list[LogFile], window: Window, max_series: int = DEFAULT_MAX_SERIES) -> None:
+    def __init__(self, files: list[LogFile], window: Window, max_series: int = DEFAULT_MAX_SERIES,
+                 fused: bool = True) -> None:
+        self.fused = fused  # False: always the staged pipeline (tests compare the two)
         self.files = files
         self.w = window
         self.max_series = max_series
@@ -518,7 +693,7 @@ class Evaluator:
         by = None if grouping is None or grouping.without else grouping.labels
         without = frozenset(grouping.labels) if grouping is not None and grouping.without else frozenset()
         wanted = frozenset(by) if by is not None else None
-        p = compile_pipeline(e.query, wanted, range_grouped=by is not None)
+        p = compile_pipeline(e.query, wanted, range_grouped=by is not None, by=by if self.fused else None)
         unwrap = p.unwrap
         drop = {"__value__"}
         if unwrap and p.drop_unwrapped:
@@ -541,7 +716,16 @@ class Evaluator:
         else:
             key_of = lambda labels: tuple(sorted((k, as_text(x)) for k, x in labels.items()
                                                  if k not in drop and x != ""))
-        for st in scan(self.files, p, start - r, w.end_ms):
+        if p.fast is not None:
+            for ts, key, v in scan_fast(self.files, p, start - r, w.end_ms):
+                if instant:
+                    update(acc, (key, 0), v, ts)
+                    continue
+                lo = max(0, -((start - ts) // step))
+                hi = min(n - 1, -((start - ts - r) // step) - 1)
+                for k in range(lo, hi + 1):
+                    update(acc, (key, k), v, ts)
+        for st in (() if p.fast is not None else scan(self.files, p, start - r, w.end_ms)):
             labels = st.labels
             if "__error__" in labels:  # Loki fails the query here, whatever aggregates it later
                 shown = {k: as_text(x) for k, x in labels.items() if k != "__value__" and x != ""}
