@@ -602,8 +602,14 @@ def scan(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Ite
                     yield st
 
 
-def scan_fast(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -> Iterator[tuple[int, tuple, float]]:
-    """(ts, group key, value) per sample, through the fused extractor (same filters as scan)."""
+def scan_fast(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int,
+              need_ts: bool = True) -> Iterator[tuple[int, tuple, float]]:
+    """(ts, group key, value) per sample, through the fused extractor (same filters as scan).
+
+    need_ts=False (an instant query that ignores sample times): a file created after `after_ms`
+    and last written by `until_ms` holds only lines inside the window, so its lines' timestamps
+    are not parsed (they are reported as until_ms).
+    """
     fast = p.fast
     assert fast is not None  # callers check p.fast; a programming error otherwise
     needle0 = p.needles[0] if p.needles else None
@@ -615,6 +621,18 @@ def scan_fast(files: list[LogFile], p: Pipeline, after_ms: int, until_ms: int) -
         last_ts = f.created_ms if f.created_ms is not None else f.mtime_ms
         last_sec = b""
         sec_base = 0
+        if not need_ts and f.created_ms is not None and f.created_ms > after_ms and f.mtime_ms <= until_ms:
+            with open(f.path, "rb") as fh:
+                for raw in fh:
+                    if needle0 is not None:
+                        if needle0 not in raw:
+                            continue
+                        if more_needles and not all(n in raw for n in more_needles):
+                            continue
+                    sample = fast(raw, base)
+                    if sample is not None:
+                        yield until_ms, sample[0], sample[1]
+            continue
         with open(f.path, "rb") as fh:
             for raw in fh:
                 if needle0 is not None:
@@ -717,7 +735,8 @@ class Evaluator:
             key_of = lambda labels: tuple(sorted((k, as_text(x)) for k, x in labels.items()
                                                  if k not in drop and x != ""))
         if p.fast is not None:
-            for ts, key, v in scan_fast(self.files, p, start - r, w.end_ms):
+            need_ts = not instant or kind in ("first", "last")
+            for ts, key, v in scan_fast(self.files, p, start - r, w.end_ms, need_ts):
                 if instant:
                     update(acc, (key, 0), v, ts)
                     continue

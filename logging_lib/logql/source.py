@@ -52,8 +52,11 @@ def discover(log_dir: Path, host: str | None = None) -> list[LogFile]:
                 d, t = m.group(1), m.group(2)
                 created = calendar.timegm((int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]),
                                            int(t[4:]), 0, 0, 0)) * 1000
+            mtime_ms = int(st.st_mtime * 1000)
+            if created is not None and created > mtime_ms + 1000:
+                created = None  # not a UTC stamp (a file cannot be created after its last write)
             files.append(LogFile(path, {"job": job, "service": SERVICE, "host": host,
-                                        "filename": str(path)}, created, int(st.st_mtime * 1000)))
+                                        "filename": str(path)}, created, mtime_ms))
     return files
 
 
