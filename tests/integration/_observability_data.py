@@ -16,6 +16,7 @@ from pathlib import Path
 
 INCIDENTS = frozenset({"gpu_memory", "latency", "temperature", "5xx", "training_error"})
 TICK_MS = 5_000
+EXAMPLE_REQUEST_ID = "req_0123456789ab"
 
 
 class SimClock:
@@ -88,6 +89,8 @@ def write_logs(root: Path, *, minutes: int = 10, incidents: frozenset[str] = fro
                 clock.now_ms = start_ms + tick * TICK_MS + 100 + i * 1000
                 model = "ft-model" if i % 2 else "base-model"
                 rid = "req_%012x" % rng.getrandbits(48)
+                if tick == 0 and i == 0:
+                    rid = EXAMPLE_REQUEST_ID  # the id docs/observability.md follows through the logs
                 slow = "latency" in incidents and model == "ft-model"
                 latency = rng.uniform(1800, 2200) if slow else rng.uniform(120, 400)
                 if tick == 7 and i == 0:
