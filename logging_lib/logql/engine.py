@@ -130,6 +130,8 @@ def _flatten(obj: dict, prefix: str, base: frozenset[str], out: dict[str, Any]) 
             continue
         if name in base:
             name += "_extracted"
+        if name in out and prefix:
+            continue  # a flattened a_b never replaces a field already named a_b (first wins)
         out[name] = ("true" if v else "false") if type(v) is bool else v
 
 
@@ -317,6 +319,10 @@ def _fast_extractor(q: A.LogQuery, base: frozenset[str], by: tuple[str, ...]) ->
             return None  # no labels: the required name="x" filter drops it
         if type(obj) is not dict:
             return None
+        if raw.find(b"{", 1) != -1:  # maybe nested: flatten as `| json` does (later keys win on clashes)
+            flat: dict[str, Any] = {}
+            _flatten(obj, "", base, flat)
+            obj = flat
         error = ""
         for kind, name, arg in steps:
             v = obj.get(name)
@@ -434,23 +440,21 @@ def _json_stage(base: frozenset[str], wanted: frozenset[str] | None) -> Callable
             st.labels["__error__"] = "JSONParserErr"
             return True
         labels = st.labels
-        missing = False
-        for key, name in pairs:
-            v = obj.get(key)
-            if v is None:
-                missing = True
-                continue
-            t = type(v)
-            if t is dict or t is list:
-                missing = True
-                continue
-            labels[name] = ("true" if v else "false") if t is bool else v
-        if missing and any(type(v) is dict for v in obj.values()):  # a wanted name may be nested: a_b
+        if st.line.find(b"{", 1) != -1:  # maybe nested: flatten exactly as the fused path does
             flat: dict[str, Any] = {}
             _flatten(obj, "", base, flat)
             for _key, name in pairs:
                 if name in flat:
                     labels[name] = flat[name]
+            return True
+        for key, name in pairs:
+            v = obj.get(key)
+            if v is None:
+                continue
+            t = type(v)
+            if t is dict or t is list:
+                continue
+            labels[name] = ("true" if v else "false") if t is bool else v
         return True
     return parse_some
 

@@ -58,6 +58,7 @@ KNOWN_UNSUPPORTED = {
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
                 "y": 365 * 86_400_000}
+_DURATION_LIT = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))+")
 _TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
 _TEMPLATE_FIELD = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -147,6 +148,11 @@ def tokenize(query: str) -> list[Tok]:
         m = _NUMBER.match(query, i)
         if m and (c.isdigit() or c == "."):
             j = m.end()
+            d = _DURATION_LIT.match(query, i)
+            if d and not (d.end() < n and (query[d.end()].isalnum() or query[d.end()] == "_")):
+                toks.append(Tok("durlit", d.group(0), i))
+                i = d.end()
+                continue
             if j < n and (query[j].isalpha() or query[j] == "_"):
                 raise LogQLError("durations and byte sizes are not supported as values here", query, i)
             toks.append(Tok("num", m.group(0), i, float(m.group(0))))
@@ -459,6 +465,8 @@ class Parser:
             return A.StringFilter(A.Matcher(name_tok.text, op, value, regex))
         if self.tok.kind == "ident" and self.tok.text in ("duration", "bytes", "ip"):
             raise self.unsupported(self.tok)
+        if self.tok.kind == "durlit":
+            raise self.error("durations and byte sizes are not supported as values here")
         raise self.error(f"expected a number or a quoted string after {op!r}")
 
     # -- metric queries ----------------------------------------------------------------------
