@@ -195,7 +195,11 @@ def _print_metric_table(result) -> None:
 def _plot(result, path: Path, title: str) -> None:
     from datetime import datetime, timezone
 
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise typer.BadParameter("--plot needs matplotlib: pip install 'mlops-pipeline[training]' "
+                                 "(or pip install matplotlib)") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
