@@ -303,6 +303,17 @@ def test_compose_wires_every_config_file_it_needs() -> None:
                 assert (OBS / src).resolve().exists() or src == "../../logs", f"compose mounts missing {src}"
 
 
+def test_collectors_keep_read_positions_across_restarts() -> None:
+    """Rotation/restart safety: Alloy's positions live in a persistent --storage.path volume."""
+    alloy = yaml.safe_load((OBS / "docker-compose.yml").read_text())["services"]["alloy"]
+    storage = next(a.split("=", 1)[1] for a in alloy["command"] if a.startswith("--storage.path="))
+    assert any(v.endswith(":" + storage) and not v.startswith(".") for v in alloy["volumes"])
+    source = next(b for b in _alloy() if b.name == "loki.source.file")
+    assert source.attrs.get("tail_from_end") is False  # a file new to Alloy is read from its start
+    match = next(b for b in _alloy() if b.name == "local.file_match")
+    assert match.attrs["sync_period"] == "10s"  # new files (each logger start / rollover) are found
+
+
 def test_prometheus_scrapes_the_gateway_and_vllm() -> None:
     cfg = yaml.safe_load((OBS / "prometheus" / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
