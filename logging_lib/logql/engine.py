@@ -33,6 +33,7 @@ from logging_lib.logql.parser import LogQLError, parse
 from logging_lib.logql.source import STREAM_LABELS, LogFile, discover, overlaps, parse_ts
 
 DEFAULT_MAX_SERIES = 500
+MAX_INNER_SERIES = 100_000  # series one range aggregation may hold before an outer aggregation reduces them
 _LOADS = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _SAFE_LITERAL = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:- ")
@@ -258,8 +259,7 @@ def compile_pipeline(q: A.LogQuery, wanted: frozenset[str] | None, *, range_grou
             referenced.update(_filter_labels(s.expr))
             if parsed and unwrap_name is None:
                 for m in _and_literals(s.expr):
-                    if m.name not in base and m.name != "__error__" and m.value and \
-                            all(b in _SAFE_LITERAL for b in m.value.encode()):
+                    if m.name not in base and m.name != "__error__" and _literal_needle(m.value):
                         needles.append(m.value.encode())
             stages.append(_compile_label_filter(s.expr))
         elif isinstance(s, A.Unwrap):
@@ -399,6 +399,20 @@ def _conjuncts(f: A.LabelFilterExpr) -> list[tuple[str, str, Any]] | None:
     if isinstance(f, A.NumericFilter):
         return [("num", f.name, (f.op, f.value))]
     return None
+
+
+def _literal_needle(value: str) -> bool:
+    """Whether a JSON string value equal to `value` must appear verbatim in the raw line.
+
+    Only plain words: no characters JSON may escape, and not number-like (a number's label text
+    can differ from how the file spells it)."""
+    if not value or not all(b in _SAFE_LITERAL for b in value.encode()):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return any(c.isalpha() for c in value)
+    return False
 
 
 def _filter_labels(f: A.LabelFilterExpr) -> set[str]:
@@ -681,6 +695,7 @@ class Evaluator:
     def __init__(self, files: list[LogFile], window: Window, max_series: int = DEFAULT_MAX_SERIES,
                  fused: bool = True) -> None:
         self.fused = fused  # False: always the staged pipeline (tests compare the two)
+        self.max_slots = MAX_INNER_SERIES * window.n
         self.files = files
         self.w = window
         self.max_series = max_series
@@ -741,6 +756,8 @@ class Evaluator:
         if p.fast is not None:
             need_ts = not instant or kind in ("first", "last")
             for ts, key, v in scan_fast(self.files, p, start - r, w.end_ms, need_ts):
+                if len(acc) > self.max_slots:
+                    self._check_inner(acc, e)
                 if instant:
                     update(acc, (key, 0), v, ts)
                     continue
@@ -749,6 +766,8 @@ class Evaluator:
                 for k in range(lo, hi + 1):
                     update(acc, (key, k), v, ts)
         for st in (() if p.fast is not None else scan(self.files, p, start - r, w.end_ms)):
+            if len(acc) > self.max_slots:
+                self._check_inner(acc, e)
             labels = st.labels
             if "__error__" in labels:  # Loki fails the query here, whatever aggregates it later
                 shown = {k: as_text(x) for k, x in labels.items() if k != "__value__" and x != ""}
@@ -768,6 +787,7 @@ class Evaluator:
             hi = min(n - 1, -((start - ts - r) // step) - 1)  # last k with t_k < ts + r
             for k in range(lo, hi + 1):
                 update(acc, (key, k), v, ts)
+        self._check_inner(acc, e)
         out: Vector = {}
         secs = r / 1000.0
         for (key, k), a in acc.items():
@@ -784,6 +804,16 @@ class Evaluator:
             full_key = key if by is None else tuple((name, x) for name, x in sorted(zip(by, key)) if x != "")
             out.setdefault(full_key, {})[k] = val
         return out
+
+    def _check_inner(self, acc: dict, e: A.RangeAgg) -> None:
+        """Memory stays bounded: a range aggregation may hold at most MAX_INNER_SERIES series."""
+        if len(acc) <= self.max_slots:
+            return
+        n = len({key for key, _k in acc})
+        if n > MAX_INNER_SERIES:
+            raise LogQLError(f"{e.fn}(...) makes more than {MAX_INNER_SERIES} series (one per distinct label set; "
+                             "after | json ids such as request_id are labels): group it with by (...)")
+        self.max_slots = max(self.max_slots, 2 * len(acc))
 
     # -- vector aggregations and binary operators --------------------------------------------
     def vector_agg(self, op: str, g: A.Grouping, vec: Vector) -> Vector:
@@ -964,9 +994,9 @@ def evaluate(
     if not isinstance(vec, dict):
         raise LogQLError("the query evaluates to a scalar; query a metric")
     series: list[Series] = []
+    times = window.times()
     for key in sorted(vec):
         labels = dict(key)
-        times = window.times()
         series.append(Series(labels, [(times[k], v) for k, v in sorted(vec[key].items())]))
     if len(series) > max_series:
         raise LogQLError(f"maximum number of series ({max_series}) reached for a single query: {len(series)} "
