@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+import weakref
 from typing import Any, ClassVar
 
 import orjson
@@ -30,9 +31,13 @@ _METHOD_LEVEL = {
 }
 RESERVED_KEYS = frozenset({"timestamp", "level", "message", "logger", "log_type"})
 _ORJSON_OPTS = orjson.OPT_APPEND_NEWLINE
+_INT64 = 2**63
+_dumps = orjson.dumps  # every value reaching it went through clean()/number(), so it cannot fail
+_secret_cache: dict[str, bool] = {}
 
 _ts_second = -1
 _ts_prefix = ""
+_MS_SUFFIX = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 def iso_now() -> str:
@@ -43,7 +48,7 @@ def iso_now() -> str:
     if second != _ts_second:
         _ts_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _ts_second = second
-    return f"{_ts_prefix}.{int((now - second) * 1000):03d}Z"
+    return _ts_prefix + _MS_SUFFIX[int((now - second) * 1000)]
 
 
 def _level_value(level: str) -> int:
@@ -74,7 +79,8 @@ class TypedLogger:
         self._max_str = max_str_chars
         self._console = console
         self._sink = acquire_sink(self.log_dir / self.log_type, safe_name(self.name), max_bytes)
-        self._closed = False
+        # A logger dropped without close() still gives its file back when collected.
+        self._release = weakref.finalize(self, release_sink, self._sink)
         self.logger = structlog.wrap_logger(
             _SinkWriter(self),
             processors=[self._render_free_form],
@@ -89,9 +95,7 @@ class TypedLogger:
         return self._sink.path
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            release_sink(self._sink)
+        self._release()
 
     def __enter__(self):
         return self
@@ -101,6 +105,7 @@ class TypedLogger:
 
     # -- the hot path ---------------------------------------------------------------
     def _emit(self, level: str, message: str, numbers: dict[str, Any], extra: dict[str, Any] | None) -> None:
+        # The hot path: plain finite numbers and short clean strings skip the general sanitiser.
         if LEVELS[level] < self._min_level:
             return
         problems = Problems()
@@ -108,19 +113,36 @@ class TypedLogger:
             "timestamp": iso_now(), "level": level, "message": message, "logger": self.name, "log_type": self.log_type,
         }
         for key, value in numbers.items():
-            if value is not None:
+            kind = type(value)
+            if kind is float:
+                event[key] = value if value - value == 0.0 else number(value, key, problems)
+            elif kind is int:
+                event[key] = value if -_INT64 <= value < _INT64 else number(value, key, problems)
+            elif value is not None:
                 event[key] = number(value, key, problems)
         if extra:
             self._add_fields(event, extra, problems)
-        self._finish(event, problems)
+        self._add_context(event, problems)
+        self._sink.write(_dumps(event, option=_ORJSON_OPTS))
+        if self._console:
+            _echo(event)
 
     def _add_fields(self, event: dict[str, Any], fields: dict[str, Any], problems: Problems) -> None:
         max_str = self._max_str
         for key, value in fields.items():
-            key = key if type(key) is str else str(key)
+            if type(key) is not str:
+                key = str(key)
             if key in RESERVED_KEYS:
                 key = f"extra_{key}"
-            event[key] = MASK if is_secret_key(key) else clean(value, key, problems, max_str)
+            secret = _secret_cache.get(key)
+            if secret is None:
+                secret = _secret_cache[key] = is_secret_key(key)
+            if secret:
+                event[key] = MASK
+            elif type(value) is float and value - value == 0.0:
+                event[key] = value
+            else:
+                event[key] = clean(value, key, problems, max_str)
 
     def _add_context(self, event: dict[str, Any], problems: Problems) -> None:
         context = _bound.get()
@@ -131,21 +153,14 @@ class TypedLogger:
         if "prefect" in sys.modules:
             for key, value in prefect_run_ids().items():
                 event.setdefault(key, value)
-        problems.apply(event)
-
-    def _finish(self, event: dict[str, Any], problems: Problems) -> None:
-        self._add_context(event, problems)
-        self._sink.write(self._render(event))
+        if problems.nonfinite or problems.invalid:
+            problems.apply(event)
         if self._console:
             _echo(event)
 
     @staticmethod
     def _render(event: dict[str, Any]) -> bytes:
-        try:
-            return orjson.dumps(event, option=_ORJSON_OPTS)
-        except (TypeError, orjson.JSONEncodeError):  # cannot happen after clean(); never lose the line
-            return orjson.dumps({k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
-                                 for k, v in event.items()}, option=_ORJSON_OPTS)
+        return _dumps(event, option=_ORJSON_OPTS)
 
     # -- free-form messages through structlog ----------------------------------------
     def _render_free_form(self, _logger: Any, method_name: str, event_dict: dict[str, Any]) -> bytes:

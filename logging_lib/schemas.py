@@ -92,6 +92,18 @@ _EVENTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
     }, ["cpu_percent", "memory_used_mib", "memory_percent"]),
     "gpu_unavailable": ("system", "WARNING", {"reason": _STR}, ["reason"]),
     "monitor_error": ("system", "ERROR", {"error": _STR}, ["error"]),
+    "retention_archived": ("system", "", {
+        "source_log_type": _STR, "day": _STR, "key": _STR, "files": _n("files in the archive", False),
+        "bytes_in": _n("bytes archived", False), "archive_bytes": _n("compressed bytes", False),
+        "archive_sha256": _STR, "status": _STR, "duration_ms": _n("archive+upload+verify, ms"),
+    }, ["source_log_type", "day", "key", "files", "archive_bytes", "status"]),
+    "retention_failed": ("system", "ERROR", {"source_log_type": _STR, "day": _STR, "error": _STR},
+                         ["source_log_type", "day", "error"]),
+    "retention_summary": ("system", "", {
+        "dry_run": {"type": "boolean"}, "destination": _STR, "deleted": _n("files deleted", False),
+        "skipped": _n("files skipped", False), "pruned": _n("old backups pruned", False),
+        "archives": {"type": "integer"}, "errors": {"type": "integer"},
+    }, ["dry_run", "destination", "deleted", "archives", "errors"]),
 }
 
 

@@ -53,9 +53,11 @@ class FileSink:
                 self.dropped_lines += 1
                 return
             try:
-                view = memoryview(line)
-                while view:
-                    view = view[os.write(self._fd, view):]
+                written = os.write(self._fd, line)
+                if written != len(line):  # only on a full disk or a signal: finish the line
+                    view = memoryview(line)[written:]
+                    while view:
+                        view = view[os.write(self._fd, view):]
             except OSError as exc:
                 self._report_write_error(exc)
                 return

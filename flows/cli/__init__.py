@@ -12,11 +12,13 @@ import typer
 
 from flows.cli import logs as _logs
 from flows.cli import demo as _demo
+from flows.cli import retention as _retention
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
 app.add_typer(_logs.app, name="logs")
 app.command("demo")(_demo.demo)
+app.command("retention")(_retention.retention)
 
 
 def main() -> None:

@@ -1,0 +1,488 @@
+"""Log retention: archive old log files, upload, verify the upload, and only then delete them.
+
+For each (log type, UTC day) group that `logging_lib.retention_plan` finds old enough:
+
+1. hash every file (sha256) and build a deterministic `.tar.gz` holding MANIFEST.json
+   (names, sizes, sha256, mtimes), SHA256SUMS (for `sha256sum -c` after a restore) and the files;
+2. write the manifest next to where the archive goes (`<key>.manifest.json`): the intent;
+3. upload the archive under `<log_type>/<YYYY-MM-DD>/<log_type>_<day>_<digest>.tar.gz`, where
+   the digest is taken over the manifest, so the same files always get the same key;
+4. read the archive back and compare size and sha256; only then
+5. delete the local files, each re-checked just before: still not held by a live logger and
+   unchanged since it was hashed.
+
+Idempotence comes from step 2: a re-run first reads the manifests already filed for that day.
+Files an archive that verifies already holds are deleted without a second upload; an archive
+that was interrupted (manifest written, archive missing or partial) is rebuilt from exactly
+its files under the same key. So a failure at any step neither loses nor duplicates data.
+A destination that cannot be reached stops the run before anything is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from configs.errors import RetentionError
+from configs.retention import RetentionConfig
+from logging_lib.retention_plan import SKIP_IN_USE, ArchiveGroup, SkippedFile, plan_retention
+from logging_lib.sink import is_file_in_use
+from tasks.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
+
+ARCHIVE_FORMAT = "mlops-log-archive/1"
+MANIFEST_SUFFIX = ".manifest.json"
+STAGING_DIRNAME = ".retention-staging"
+LOCK_NAME = ".retention.lock"
+SKIP_CHANGED = "changed after it was archived; kept"
+SKIP_VANISHED = "vanished or unreadable while archiving"
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    size_bytes: int
+    sha256: str
+    mtime: float = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    log_type: str
+    day: str
+    files: tuple[ManifestEntry, ...]
+    archive_key: str = ""
+    archive_size_bytes: int = 0
+    archive_sha256: str = ""
+
+    def to_json(self, with_archive: bool = True) -> bytes:
+        doc: dict[str, Any] = {
+            "format": ARCHIVE_FORMAT, "log_type": self.log_type, "day": self.day,
+            "files": [asdict(f) for f in self.files],
+        }
+        if with_archive:
+            doc["archive"] = {"key": self.archive_key, "size_bytes": self.archive_size_bytes,
+                              "sha256": self.archive_sha256}
+        return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+    @classmethod
+    def from_json(cls, raw: bytes, where: str) -> Manifest:
+        try:
+            doc = json.loads(raw)
+            if doc.get("format") != ARCHIVE_FORMAT:
+                raise ValueError(f"format is {doc.get('format')!r}, expected {ARCHIVE_FORMAT!r}")
+            archive = doc["archive"]
+            return cls(doc["log_type"], doc["day"], tuple(ManifestEntry(**f) for f in doc["files"]),
+                       archive["key"], int(archive["size_bytes"]), archive["sha256"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RetentionError(f"manifest {where} is unreadable ({exc}); move it aside if it is not ours") from exc
+
+
+def archive_key(log_type: str, day: str, files: tuple[ManifestEntry, ...]) -> str:
+    """Same files (names, sizes, sha256) -> same key, so a re-run finds what an earlier run filed."""
+    canon = json.dumps(sorted([f.name, f.size_bytes, f.sha256] for f in files), separators=(",", ":"))
+    digest = hashlib.sha256(canon.encode()).hexdigest()[:16]
+    return f"{log_type}/{day}/{log_type}_{day}_{digest}.tar.gz"
+
+
+class _HashingWriter:
+    """A file wrapper that hashes what is written through it (the archive's sha256 in one pass)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.hash, self.size = raw, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+class _HashingReader:
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.hash = raw, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.hash.update(data)
+        return data
+
+
+def build_archive(manifest: Manifest, paths: dict[str, Path], out: Path, compress_level: int = 6) -> tuple[int, str]:
+    """Write a reproducible .tar.gz (fixed owners, modes, member order, gzip mtime 0); return (size, sha256).
+
+    Each file is hashed again while it is copied in: content that changed since it was first
+    hashed raises RetentionError instead of producing an archive that disagrees with its manifest.
+    """
+    stamp = int(max((f.mtime for f in manifest.files), default=0))
+    sums = "".join(f"{f.sha256}  {f.name}\n" for f in manifest.files).encode()
+
+    def info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime, ti.mode, ti.uid, ti.gid, ti.uname, ti.gname = size, mtime, 0o644, 0, 0, "", ""
+        return ti
+
+    with open(out, "wb") as raw:
+        sink = _HashingWriter(raw)
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=compress_level, fileobj=sink, mtime=0) as gz, \
+                tarfile.TarFile(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT, copybufsize=CHUNK_BYTES) as tar:
+            body = manifest.to_json(with_archive=False)
+            tar.addfile(info("MANIFEST.json", len(body), stamp), io.BytesIO(body))
+            tar.addfile(info("SHA256SUMS", len(sums), stamp), io.BytesIO(sums))
+            for entry in manifest.files:
+                with open(paths[entry.name], "rb") as src:
+                    reader = _HashingReader(src)
+                    tar.addfile(info(entry.name, entry.size_bytes, int(entry.mtime)), reader)
+                if reader.hash.hexdigest() != entry.sha256:
+                    raise RetentionError(f"{entry.name} changed while it was being archived; nothing was deleted, "
+                                         "run retention again")
+    return sink.size, sink.hash.hexdigest()
+
+
+@dataclass
+class ArchiveResult:
+    key: str
+    log_type: str
+    day: str
+    files: int
+    bytes_in: int
+    archive_bytes: int
+    status: str  # uploaded | already_uploaded | resumed | would_upload | would_delete_archived
+
+
+@dataclass
+class RetentionReport:
+    log_dir: str
+    destination: str
+    dry_run: bool
+    archives: list[ArchiveResult] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """Small, JSON-ready: what a Prefect task returns."""
+        counts: dict[str, int] = {}
+        for a in self.archives:
+            counts[a.status] = counts.get(a.status, 0) + 1
+        return {"ok": self.ok, "dry_run": self.dry_run, "destination": self.destination,
+                "archives": counts, "archive_keys": [a.key for a in self.archives],
+                "deleted": len(self.deleted), "skipped": len(self.skipped), "pruned": len(self.pruned),
+                "errors": list(self.errors)}
+
+    def summary(self) -> str:
+        by_status: dict[str, list[ArchiveResult]] = {}
+        for a in self.archives:
+            by_status.setdefault(a.status, []).append(a)
+        parts = []
+        for status, items in sorted(by_status.items()):
+            n_in = sum(a.bytes_in for a in items) / _MIB
+            n_out = sum(a.archive_bytes for a in items) / _MIB
+            parts.append(f"{len(items)} {status.replace('_', ' ')} ({sum(a.files for a in items)} files, "
+                         f"{n_in:.2f} MiB -> {n_out:.2f} MiB)")
+        reasons: dict[str, int] = {}
+        for s in self.skipped:
+            reasons[s.reason] = reasons.get(s.reason, 0) + 1
+        verb = "would be deleted" if self.dry_run else "deleted"
+        lines = [f"retention{' (dry run)' if self.dry_run else ''}: {self.log_dir} -> {self.destination}",
+                 f"  archives: {', '.join(parts) if parts else 'none'}",
+                 f"  local files {verb}: {len(self.deleted)}",
+                 f"  kept: {len(self.skipped)}" + (" (" + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"
+                                                   if reasons else ""),
+                 f"  backups {'to prune' if self.dry_run else 'pruned'}: {len(self.pruned)}",
+                 f"  errors: {len(self.errors)}"]
+        lines.extend(f"    {e}" for e in self.errors)
+        return "\n".join(lines)
+
+
+@dataclass
+class _Run:
+    log_dir: Path
+    config: RetentionConfig
+    dest: Destination
+    report: RetentionReport
+    progress: Callable[[str], None]
+    events: Any
+    in_use: Callable[[Path], bool]
+    dry_run: bool
+
+    def say(self, message: str) -> None:
+        self.progress(message)
+
+    def event(self, name: str, level: str = "INFO", **fields: Any) -> None:
+        if self.events is not None:
+            self.events.log_event(name, level=level, **fields)
+
+
+def run_retention(
+    log_dir: Path,
+    config: RetentionConfig,
+    destination: Destination,
+    *,
+    dry_run: bool = False,
+    now: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    events: Any = None,
+    in_use: Callable[[Path], bool] = is_file_in_use,
+) -> RetentionReport:
+    """Archive, upload, verify, delete (see the module docstring); errors are collected in the report.
+
+    Raises RetentionError only when the destination is unusable before anything started
+    (unreachable, missing bucket, no credentials). `events` is an optional SystemLogger.
+    """
+    now = time.time() if now is None else now
+    log_dir = Path(log_dir)
+    report = RetentionReport(str(log_dir), destination.url, dry_run)
+    run = _Run(log_dir, config, destination, report, progress or (lambda _m: None), events, in_use, dry_run)
+    if not log_dir.is_dir():
+        raise RetentionError(f"log dir {log_dir} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
+    with _exclusive_run(log_dir, dry_run):
+        plan = plan_retention(log_dir, config.log_types, config.retention_days, now=now, in_use=in_use)
+        report.skipped.extend(plan.skipped)
+        run.say(f"{len(plan.files)} log files older than {config.retention_days:g} days in {len(plan.groups)} "
+                f"groups, {len(plan.skipped)} kept (recent or in use); destination {destination.url}")
+        if plan.groups or config.keep_backups_days is not None:
+            _check_destination(run)
+        _run_groups(run, plan.groups, log_dir / STAGING_DIRNAME, now)
+    run.event("retention_summary", level="INFO" if report.ok else "ERROR", dry_run=dry_run,
+              destination=destination.url, **{k: v for k, v in report.to_dict().items()
+                                              if k in ("deleted", "skipped", "pruned")},
+              archives=len(report.archives), errors=len(report.errors))
+    return report
+
+
+def _run_groups(run: _Run, groups: tuple[ArchiveGroup, ...], staging: Path, now: float) -> None:
+    report, config = run.report, run.config
+    try:
+        for group in groups:
+            try:
+                _process_group(run, group, staging)
+            except DestinationUnreachable as exc:
+                report.errors.append(f"{group.log_type}/{group.day}: {exc}")
+                run.event("retention_failed", level="ERROR", source_log_type=group.log_type, day=group.day, error=str(exc))
+                report.errors.append("stopped: the destination is unreachable; the remaining groups were not touched")
+                break
+            except RetentionError as exc:
+                report.errors.append(f"{group.log_type}/{group.day}: {exc}")
+                run.event("retention_failed", level="ERROR", source_log_type=group.log_type, day=group.day, error=str(exc))
+        else:
+            if config.keep_backups_days is not None:
+                try:
+                    _prune(run, config.keep_backups_days, now)
+                except RetentionError as exc:
+                    report.errors.append(f"pruning backups: {exc}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_destination(run: _Run) -> None:
+    if run.dry_run and isinstance(run.dest, FileDestination) and not run.dest.root.exists():
+        return  # a dry run creates nothing; an absent backup folder just holds nothing yet
+    run.dest.check()
+
+
+@contextlib.contextmanager
+def _exclusive_run(log_dir: Path, dry_run: bool) -> Iterator[None]:
+    """One retention run per log dir at a time (a cron'd CLI and the flow could overlap)."""
+    if dry_run:
+        yield
+        return
+    fd = os.open(log_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetentionError(f"another retention run is working on {log_dir}; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _hash_group(run: _Run, group: ArchiveGroup) -> tuple[list[ManifestEntry], dict[str, Path]]:
+    entries: list[ManifestEntry] = []
+    paths: dict[str, Path] = {}
+    for f in group.files:
+        try:
+            size, sha = sha256_file(f.path)
+        except OSError:
+            run.report.skipped.append(SkippedFile(f.name, SKIP_VANISHED))
+            continue
+        if size != f.size_bytes:
+            run.report.skipped.append(SkippedFile(f.name, SKIP_CHANGED))
+            continue
+        entries.append(ManifestEntry(f.name, size, sha, f.mtime))
+        paths[f.name] = f.path
+    return entries, paths
+
+
+def _process_group(run: _Run, group: ArchiveGroup, staging: Path) -> None:
+    entries, paths = _hash_group(run, group)
+    pending = {e.name: e for e in entries}
+    where = f"{group.log_type}/{group.day}"
+    for sidecar in [k for k in run.dest.list(f"{where}/") if k.endswith(MANIFEST_SUFFIX)]:
+        filed = Manifest.from_json(run.dest.read_bytes(sidecar), f"{run.dest.url}/{sidecar}")
+        matches = [pending[e.name] for e in filed.files if pending.get(e.name) == e]  # local stat, filed content
+        if not matches:
+            continue
+        size = run.dest.size(filed.archive_key)
+        if size == filed.archive_size_bytes and \
+                run.dest.digest(filed.archive_key) == (filed.archive_size_bytes, filed.archive_sha256):
+            for e in matches:
+                del pending[e.name]
+            run.report.archives.append(ArchiveResult(filed.archive_key, group.log_type, group.day, len(matches),
+                                                     sum(e.size_bytes for e in matches), filed.archive_size_bytes,
+                                                     "would_delete_archived" if run.dry_run else "already_uploaded"))
+            run.say(f"{where}: {len(matches)} files already in {filed.archive_key} (verified)"
+                    + ("; would delete them" if run.dry_run else "; deleting them"))
+            _delete_local(run, matches, paths)
+        elif len(matches) == len(filed.files):
+            for e in matches:
+                del pending[e.name]
+            _archive_upload_delete(run, group, tuple(sorted(matches, key=lambda e: e.name)), paths, staging,
+                                   resumed=True)
+        else:  # an archive that never completed and whose files have partly changed: not a backup of anything
+            run.say(f"{where}: discarding the incomplete archive {filed.archive_key} (its files changed)")
+            if not run.dry_run:
+                run.dest.delete(filed.archive_key)
+                run.dest.delete(sidecar)
+    if pending:
+        _archive_upload_delete(run, group, tuple(sorted(pending.values(), key=lambda e: e.name)), paths, staging,
+                               resumed=False)
+
+
+def _archive_upload_delete(run: _Run, group: ArchiveGroup, files: tuple[ManifestEntry, ...], paths: dict[str, Path],
+                           staging: Path, *, resumed: bool) -> None:
+    key = archive_key(group.log_type, group.day, files)
+    bytes_in = sum(f.size_bytes for f in files)
+    if run.dry_run:
+        run.report.archives.append(ArchiveResult(key, group.log_type, group.day, len(files), bytes_in, 0, "would_upload"))
+        run.report.deleted.extend(f.name for f in files)
+        run.say(f"{group.log_type}/{group.day}: would archive {len(files)} files ({bytes_in / _MIB:.2f} MiB) "
+                f"to {run.dest.url}/{key}, verify it, then delete them")
+        return
+    staging.mkdir(exist_ok=True)
+    local = staging / Path(key).name
+    t0 = time.perf_counter()
+    try:
+        size, sha = build_archive(Manifest(group.log_type, group.day, files), paths, local, run.config.compress_level)
+    except OSError as exc:
+        raise RetentionError(f"cannot build the archive for {group.log_type}/{group.day}: {exc}") from exc
+    manifest = Manifest(group.log_type, group.day, files, key, size, sha)
+    try:
+        if run.dest.size(key) == size and run.dest.digest(key) == (size, sha):
+            status = "already_uploaded"
+            run.dest.put_bytes(manifest.to_json(), key + MANIFEST_SUFFIX)
+        else:
+            run.dest.put_bytes(manifest.to_json(), key + MANIFEST_SUFFIX)  # the intent, before the data
+            run.dest.upload(local, key)
+            got = run.dest.digest(key)
+            if got != (size, sha):
+                raise RetentionError(f"verification of {run.dest.url}/{key} failed: read back {got[0]} bytes with "
+                                     f"sha256 {got[1][:12]}..., expected {size} bytes with {sha[:12]}...; "
+                                     "nothing was deleted")
+            status = "resumed" if resumed else "uploaded"
+    finally:
+        local.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - t0
+    run.report.archives.append(ArchiveResult(key, group.log_type, group.day, len(files), bytes_in, size, status))
+    run.say(f"{group.log_type}/{group.day}: {status.replace('_', ' ')} {len(files)} files "
+            f"({bytes_in / _MIB:.2f} MiB -> {size / _MIB:.2f} MiB) as {key}, verified, in {elapsed:.1f} s")
+    run.event("retention_archived", source_log_type=group.log_type, day=group.day, key=key, files=len(files),
+              bytes_in=bytes_in, archive_bytes=size, archive_sha256=sha, status=status,
+              duration_ms=round(elapsed * 1000, 1))
+    _delete_local(run, files, paths)
+
+
+def _delete_local(run: _Run, files: list[ManifestEntry] | tuple[ManifestEntry, ...], paths: dict[str, Path]) -> None:
+    if run.dry_run:
+        run.report.deleted.extend(f.name for f in files)
+        return
+    for f in files:
+        path = paths[f.name]
+        if run.in_use(path):
+            run.report.skipped.append(SkippedFile(f.name, SKIP_IN_USE))
+            continue
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_size != f.size_bytes or st.st_mtime != f.mtime:
+            run.report.skipped.append(SkippedFile(f.name, SKIP_CHANGED))
+            continue
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise RetentionError(f"archived {f.name} but could not delete it: {exc}") from exc
+        run.report.deleted.append(f.name)
+
+
+def _prune(run: _Run, keep_backups_days: float, now: float) -> None:
+    """Remove archives (and their manifests) whose logs are older than keep_backups_days."""
+    cutoff_day = time.strftime("%Y-%m-%d", time.gmtime(now - keep_backups_days * 86_400))
+    ours = set(run.config.log_types)
+    for key in run.dest.list(""):
+        parts = key.split("/")
+        if len(parts) != 3 or parts[0] not in ours or not (key.endswith(".tar.gz") or key.endswith(MANIFEST_SUFFIX)):
+            continue
+        if _is_day(parts[1]) and parts[1] < cutoff_day:
+            if not run.dry_run:
+                run.dest.delete(key)  # archive before its manifest: sorted order puts .tar.gz first
+            run.report.pruned.append(key)
+    if run.report.pruned:
+        run.say(f"{'would prune' if run.dry_run else 'pruned'} {len(run.report.pruned)} backup objects of logs "
+                f"from before {cutoff_day}")
+
+
+def _is_day(text: str) -> bool:
+    try:
+        time.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def retention_run(
+    log_dir: Path,
+    config: RetentionConfig,
+    destination_url: str,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+    on_retry: Callable[[str], None] | None = None,
+) -> RetentionReport:
+    """What `mlops retention` and the `log-retention` flow both call: open the destination, run, log events.
+
+    Events go to `<log_dir>/system/retention_*.log` (not in a dry run, which writes nothing).
+    """
+    from logging_lib import SystemLogger
+    from tasks.storage import open_destination
+
+    dest = open_destination(destination_url, endpoint_url=config.s3_endpoint_url,
+                            addressing_style=config.s3_addressing_style, connect_timeout_s=config.connect_timeout_s,
+                            retry_attempts=config.retry_attempts, retry_backoff_s=config.retry_backoff_s,
+                            on_retry=on_retry)
+    events = None if dry_run or not Path(log_dir).is_dir() else SystemLogger("retention", str(log_dir))
+    try:
+        return run_retention(Path(log_dir), config, dest, dry_run=dry_run, progress=progress, events=events)
+    finally:
+        if events is not None:
+            events.close()

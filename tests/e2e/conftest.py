@@ -1,0 +1,130 @@
+"""A real `prefect server start` for the whole session, plus helpers to drive it like a user.
+
+    def test_x(prefect_server):
+        prefect_server.cli("--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        with prefect_server.worker("mlops-local"):
+            ...
+
+The server lives in its own PREFECT_HOME (SQLite there) on a free loopback port and in its
+own process group, so teardown stops it and its children with one signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+PREFECT = [sys.executable, "-m", "prefect"]
+
+
+@dataclass
+class PrefectServer:
+    api_url: str
+    home: Path
+    env: dict[str, str]
+
+    def cli(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `prefect ARGS` against this server from the repository root."""
+        proc = subprocess.run([*PREFECT, *args], cwd=REPO_ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"prefect {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def api(self, method: str, path: str, **kwargs):
+        import httpx
+
+        response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    @contextlib.contextmanager
+    def worker(self, pool: str, *extra: str) -> Iterator[subprocess.Popen[str]]:
+        """A process worker polling every second; stopped (its whole process group) on exit."""
+        log = (self.home / f"worker-{pool}.log").open("w")
+        proc = subprocess.Popen([*PREFECT, "worker", "start", "--pool", pool, *extra], cwd=REPO_ROOT,
+                                env={**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1"}, stdout=log,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            yield proc
+        finally:
+            _stop_group(proc)
+            log.close()
+
+    def wait_for_flow_run(self, flow_run_id: str, timeout_s: float = 120) -> dict:
+        """Poll until the run reaches a final state; return it (worker log attached on timeout)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            run = self.api("GET", f"/flow_runs/{flow_run_id}")
+            if run["state"] and run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                return run
+            time.sleep(0.5)
+        logs = "\n".join(p.read_text()[-4000:] for p in self.home.glob("worker-*.log"))
+        raise AssertionError(f"flow run {flow_run_id} did not finish in {timeout_s} s; worker log:\n{logs}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = {**base, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url, "PYTHONPATH": str(REPO_ROOT),
+           "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    log = (home / "server.log").open("w")
+    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    proc = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], cwd=home,
+                            env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = PrefectServer(api_url, home, env)
+    try:
+        _wait_healthy(server, proc, timeout_s=90)
+        yield server
+    finally:
+        _stop_group(proc)
+        log.close()
+
+
+def _wait_healthy(server: PrefectServer, proc: subprocess.Popen, timeout_s: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited {proc.returncode}:\n{(server.home / 'server.log').read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"prefect server not healthy after {timeout_s} s:\n{(server.home / 'server.log').read_text()[-4000:]}")
+
