@@ -17,6 +17,7 @@ from flows.cli import registry as _registry
 from flows.cli import train as _train
 from flows.cli import bench as _bench
 from flows.cli import gateway as _gateway
+from flows.cli import pipeline as _pipeline
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
@@ -27,6 +28,7 @@ app.command("train")(_train.train)
 app.add_typer(_registry.app, name="registry")
 app.command("gateway")(_gateway.gateway)
 app.command("bench")(_bench.bench)
+app.command("pipeline")(_pipeline.pipeline)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def _field(example: Any, names: tuple[str, ...]) -> Any:
 
 
 def split_example(example: Any) -> tuple[str | list[dict[str, Any]], str]:
-    prompt = _field(example, ("messages", "prompt", "input", "question"))
+    prompt = _field(example, ("messages", "prompt_messages", "prompt", "input", "question"))
     reference = _field(example, ("reference", "completion", "response", "target", "answer", "output"))
     if prompt is None or reference is None:
         raise BenchmarkError(f"eval example {str(example)[:120]!r} has no prompt/messages or no reference/completion")

@@ -1,0 +1,56 @@
+"""`mlops pipeline`: the main job. Runs the `training-pipeline` flow in this process (against
+$PREFECT_API_URL if set, else a temporary local Prefect), then the `log-retention` flow, and
+prints where everything went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from flows.cli.train import DEFAULT_CONFIG, log_dir_for
+
+
+def pipeline(
+    config: Annotated[Path, typer.Option("--config", "-c", help="pipeline YAML")] = DEFAULT_CONFIG,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override one field: section.field=value")] = None,
+    log_dir: Annotated[Optional[Path], typer.Option(help="typed logs; default paths.log_dir, $MLOPS_LOG_DIR, <root>/logs")] = None,
+    serve: Annotated[bool, typer.Option(help="deploy to vLLM, benchmark and run the promotion gate")] = True,
+    backup: Annotated[bool, typer.Option(help="run log retention (archive + backup) afterwards")] = True,
+) -> None:
+    """Train, register, deploy, benchmark and promote: the whole pipeline, end to end."""
+    from configs.loader import load_config
+
+    cfg = load_config(config, set_ or [])  # fail on a bad config before Prefect starts
+    logs = log_dir_for(log_dir, cfg.paths.log_dir, config)
+    typer.echo(f"==> training-pipeline on {config} (logs: {logs})")
+    from flows.pipeline import training_pipeline
+
+    out = training_pipeline(config_path=str(config.resolve()), overrides=list(set_ or []), log_dir=str(logs),
+                            deploy_and_benchmark=serve)
+    retention = None
+    if backup:
+        from flows.housekeeping import log_retention
+
+        typer.echo(f"==> log-retention (older than {cfg.retention.retention_days:g} days)")
+        settings = cfg.retention
+        if settings.destination is None:  # back up beside this config's data, not the checkout's
+            settings = settings.model_copy(update={"destination": (cfg.paths.data_dir / "backups" / "logs").as_uri()})
+        retention = log_retention(retention=settings, log_dir=str(logs))
+    m = out["metrics"]
+    typer.echo("")
+    typer.echo(f"logs:                {logs}/{{training,inference,system,api,vllm}}")
+    typer.echo(f"mlflow run:          {out['mlflow_run_id']}  (tracking {out['tracking_uri']})")
+    typer.echo(f"registered version:  {out['model_ref']}  adapter {out['adapter_dir']}")
+    typer.echo(f"exact match:         {m.get('base_exact_match', float('nan')):.3f} (base) -> "
+               f"{m.get('final_exact_match', float('nan')):.3f} (fine-tuned)")
+    if serve:
+        b = out["benchmark"]
+        typer.echo(f"benchmark:           {b['completed']} ok / {b['failed']} failed, p99 TTFT {b['p99_ttft_ms']:.1f} ms, "
+                   f"quality {'n/a' if b['quality'] is None else format(b['quality'], '.3f')}")
+        typer.echo(f"benchmark report:    {out['report']}  (result {b['result_file']}, plot {b['plot_file']})")
+        typer.echo(f"promotion:           {'champion' if out['promoted'] else 'stays candidate'}: {out['gate']['summary']}")
+    if retention is not None:
+        typer.echo(f"backup:              {retention['destination']}  ({len(retention['archive_keys'])} archive(s) "
+                   f"this run, {retention['deleted']} file(s) moved)")
