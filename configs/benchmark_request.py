@@ -11,6 +11,8 @@ class BenchmarkRequest(BaseModel):
 
     config_path: str = Field("configs/local.yaml", description="Pipeline config (YAML), relative to the project root "
                              "or absolute; its serving, benchmark and promotion sections are the defaults here.")
+    overrides: list[str] = Field(default_factory=list, description="Config overrides, section.field=value "
+                                 "(e.g. paths.data_dir=/scratch/mlops), as `mlops train --set` takes them.")
     model_ref: str | None = Field("models:/tiny-chat-lora@candidate", description="Registry reference to deploy and "
                                   "benchmark: models:/NAME@ALIAS or models:/NAME/VERSION. Ignored when endpoint is set.")
     endpoint: str | None = Field(None, description="Benchmark an already running OpenAI-compatible server instead "

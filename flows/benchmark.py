@@ -23,7 +23,7 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
 
     log = get_run_logger()
     logs = str(resolve_log_dir(log_dir))
-    cfg = load_config_task(request.config_path, [])
+    cfg = load_config_task(request.config_path, list(request.overrides))
     uri = str(cfg.mlflow.tracking_uri)
     name = version = None
     eval_path = None

@@ -51,11 +51,11 @@ class PrefectServer:
         return response.json() if response.content else None
 
     @contextlib.contextmanager
-    def worker(self, pool: str, *extra: str) -> Iterator[subprocess.Popen[str]]:
+    def worker(self, pool: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
         """A process worker polling every second; stopped (its whole process group) on exit."""
-        log = (self.home / f"worker-{pool}.log").open("w")
+        log = (self.home / f"worker-{pool}.log").open("a")
         proc = subprocess.Popen([*PREFECT, "worker", "start", "--pool", pool, *extra], cwd=REPO_ROOT,
-                                env={**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1"}, stdout=log,
+                                env={**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1", **(env or {})}, stdout=log,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             yield proc
@@ -128,3 +128,24 @@ def _wait_healthy(server: PrefectServer, proc: subprocess.Popen, timeout_s: floa
         time.sleep(0.5)
     raise RuntimeError(f"prefect server not healthy after {timeout_s} s:\n{(server.home / 'server.log').read_text()[-4000:]}")
 
+
+
+POOL = "mlops-local"
+
+
+@pytest.fixture(scope="session")
+def deployed(prefect_server: PrefectServer) -> PrefectServer:
+    """deployments/prefect.yaml deployed (as a user does it) onto the session's server."""
+    prefect_server.cli("work-pool", "create", POOL, "--type", "process", "--overwrite")
+    prefect_server.cli("--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+    return prefect_server
+
+
+def flow_run_id_of(cli_output: str) -> str:
+    """The run id `prefect deployment run` prints."""
+    import re
+
+    match = re.search(r"UUID: ([0-9a-f-]{36})", cli_output)
+    if match is None:
+        raise AssertionError(f"no flow run id in: {cli_output}")
+    return match.group(1)

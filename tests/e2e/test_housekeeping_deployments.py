@@ -14,9 +14,10 @@ from tests.integration.housekeeping.conftest import write_log
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 POOL = "mlops-local"
-EXPECTED = {  # (flow, deployment) -> cron, as docs/housekeeping.md states them
+EXPECTED = {  # (flow, deployment) -> cron, as the docs state them
     ("gpu-sampling", "every-15-minutes"): "*/15 * * * *",
     ("log-retention", "daily"): "30 3 * * *",
+    ("training-pipeline", "nightly"): "0 2 * * *",
 }
 
 
@@ -25,14 +26,13 @@ def _deployments(server) -> dict[tuple[str, str], dict]:
     return {(flows[d["flow_id"]], d["name"]): d for d in server.api("POST", "/deployments/filter", json={})}
 
 
-def test_deploy_registers_scheduled_housekeeping_that_a_process_worker_runs(prefect_server, tmp_path):
+def test_deploy_registers_scheduled_housekeeping_that_a_process_worker_runs(deployed, tmp_path):
+    prefect_server = deployed
     spec = yaml.safe_load((REPO_ROOT / "deployments" / "prefect.yaml").read_text())
     timezone = spec["definitions"]["schedule_timezone"]
-    prefect_server.cli("work-pool", "create", POOL, "--type", "process")
-
-    prefect_server.cli("--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
 
     found = _deployments(prefect_server)
+    assert ("benchmark", "on-demand") in found and not found[("benchmark", "on-demand")]["schedules"]
     for key, cron in EXPECTED.items():
         assert key in found, f"{key} not deployed; found {sorted(found)}"
         (schedule,) = found[key]["schedules"]

@@ -1,0 +1,63 @@
+"""The nightly pipeline as a user triggers it: `prefect deployment run 'training-pipeline/nightly'`
+against a real Prefect server and process worker, on the tiny config; it must end with a
+registered, benchmarked and promoted version, logs that carry the run ids, and no vLLM left."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import psutil
+import pytest
+
+from tests.e2e.conftest import POOL, flow_run_id_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _vllm_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "vllm" in cmd and marker in cmd:
+            found.append(proc)
+    return found
+
+
+def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, tmp_path):
+    from tasks.registry import client_for
+
+    data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
+    overrides = [f"paths.data_dir={data_dir}", "train.max_steps=40", "train.save_steps=20", "train.eval_steps=20",
+                 "benchmark.num_prompts=12", "benchmark.eval_max_examples=24"]
+    triggered = deployed.cli("deployment", "run", "training-pipeline/nightly",
+                             "--param", "overrides=" + json.dumps(overrides), "--param", f"log_dir={log_dir}")
+    run_id = flow_run_id_of(triggered.stdout)
+
+    with deployed.worker(POOL):
+        run = deployed.wait_for_flow_run(run_id, timeout_s=600)
+
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    uri = f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}"
+    client = client_for(uri)
+    version = client.get_model_version_by_alias("tiny-chat-lora", "champion")
+    assert version.version == "1"
+    assert client.get_model_version_by_alias("tiny-chat-lora", "candidate").version == "1"
+    tags = version.tags
+    assert float(tags["bench_completed"]) == 12 and tags["gate_passed"] == "True"
+    assert float(tags["final_exact_match"]) > float(tags["base_exact_match"])
+    report = next(data_dir.glob("benchmarks/*/report.md")).read_text()
+    assert "Promotion gate: PASSED" in report
+
+    # typed logs carry the Prefect run id; the benchmark's requests reached the inference log
+    steps = [orjson.loads(line) for p in (log_dir / "training").glob("*.log") for line in p.read_bytes().splitlines()]
+    assert any(e["message"] == "training_step" and e.get("flow_run_id") == run_id for e in steps)
+    responses = [orjson.loads(line) for p in (log_dir / "inference").glob("*.log")
+                 for line in p.read_bytes().splitlines()]
+    assert sum(e["message"] == "inference_response" for e in responses) >= 12
+    assert list((log_dir / "vllm").glob("*.log"))
+    # the managed vLLM did not outlive the flow
+    assert not _vllm_processes(str(data_dir))
+
+    artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    assert {a["type"] for a in artifacts} >= {"table", "markdown"}
