@@ -41,8 +41,8 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     uri = f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}"
     client = client_for(uri)
     version = client.get_model_version_by_alias("tiny-chat-lora", "champion")
-    assert version.version == "1"
-    assert client.get_model_version_by_alias("tiny-chat-lora", "candidate").version == "1"
+    assert str(version.version) == "1"
+    assert str(client.get_model_version_by_alias("tiny-chat-lora", "candidate").version) == "1"
     tags = version.tags
     assert float(tags["bench_completed"]) == 12 and tags["gate_passed"] == "True"
     assert float(tags["final_exact_match"]) > float(tags["base_exact_match"])
