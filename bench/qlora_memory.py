@@ -7,6 +7,7 @@ reports the peak per phase (imports, load, prepare, train), so the loader's tran
 is separated from what training keeps. `nf4+trim` is nf4 with glibc's malloc_trim(0) after
 loading: if it drops, the transient is freed memory the allocator kept, not live tensors. `nf4-prequant` loads a checkpoint saved
 already quantized (quantize once, store, load 4-bit), so the bf16 weights are never read.
+`nf4+gc` adds gradient checkpointing (as the GPU recipe does).
 
     python bench/qlora_memory.py [--layers 9] [--seq 128] [--batch 1] [--steps 2]
 """
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 MIB = 1024 * 1024
-MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant")
+MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant", "nf4+gc")
 
 
 def _status() -> dict[str, int]:
@@ -73,7 +74,7 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int) -> None:
     torch.manual_seed(0)
     sampler.enter("load")
     kwargs: dict = {"dtype": torch.float32 if mode == "fp32" else torch.bfloat16}
-    if mode in ("nf4", "nf4+trim"):
+    if mode in ("nf4", "nf4+trim", "nf4+gc", "quantize"):
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                            bnb_4bit_use_double_quant=True,
                                                            bnb_4bit_compute_dtype=torch.bfloat16)
@@ -86,7 +87,8 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int) -> None:
     after_load = _status()["VmRSS"]
     sampler.enter("prepare")
     if mode.startswith("nf4"):
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=mode == "nf4+gc",
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, task_type="CAUSAL_LM", target_modules=[
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
     trimmed = None
@@ -100,6 +102,7 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int) -> None:
     after_prepare = _status()["VmRSS"]
     weight_bytes = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
     sampler.enter("train")
+    model.train()  # as the Trainer does (from_pretrained returns eval mode, where bnb repacks weights for inference)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     ids = torch.randint(3, model.config.vocab_size, (batch, seq))
     t0 = time.perf_counter()

@@ -172,7 +172,7 @@ def list_models(tracking_uri: str) -> list[dict[str, Any]]:
         out = []
         for rm in client.search_registered_models():
             versions = client.search_model_versions(f"name = '{rm.name}'")
-            out.append({"name": rm.name, "aliases": dict(rm.aliases or {}),
+            out.append({"name": rm.name, "aliases": {a: str(v) for a, v in (rm.aliases or {}).items()},
                         "latest_version": max((int(v.version) for v in versions), default=None),
                         "versions": len(versions)})
         return out
@@ -187,6 +187,6 @@ def describe_model(tracking_uri: str, name: str) -> dict[str, Any]:
     by_version: dict[str, list[str]] = {}
     for alias, v in (rm.aliases or {}).items():
         by_version.setdefault(str(v), []).append(alias)
-    return {"name": rm.name, "aliases": dict(rm.aliases or {}), "versions": [
+    return {"name": rm.name, "aliases": {a: str(v) for a, v in (rm.aliases or {}).items()}, "versions": [
         {"version": str(v.version), "run_id": v.run_id, "source": v.source, "aliases": sorted(by_version.get(str(v.version), [])),
          "tags": dict(v.tags or {}), "created_ms": v.creation_timestamp} for v in versions]}

@@ -67,6 +67,12 @@ def test_a_crashed_run_fails_loudly_and_a_rerun_resumes_from_its_checkpoint(tmp_
     merged = resolve_model(cfg.mlflow.tracking_uri, f"models:/{cfg.mlflow.registered_model_name}/1").merged_dir
     assert merged is not None and {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in merged.iterdir()}
 
+    fresh = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path / 'data'}", "train.resume=false", "train.max_steps=3"])
+    again = run_training(fresh, Settings(), tmp_path / "logs")
+    assert again.resumed_from_step is None and again.global_step == 3 and again.run_id != run_id
+    assert again.version == "2" and get_alias_version(cfg.mlflow.tracking_uri, cfg.mlflow.registered_model_name,
+                                                      "candidate") == "2"
+
 
 def test_plain_lora_is_selected_by_config(tmp_path):
     import torch
