@@ -46,7 +46,7 @@ class BenchmarkRequest(BaseModel):
             raise ValueError("promote needs model_ref: an endpoint has no registry version to promote")
         return self
 
-    def overrides(self) -> dict[str, object]:
+    def benchmark_fields(self) -> dict[str, object]:
         """The BenchmarkConfig fields this request sets."""
         keys = ("num_prompts", "request_rate", "burstiness", "max_concurrency", "max_tokens", "dataset_path",
                 "goodput_ttft_ms", "goodput_tpot_ms", "goodput_e2el_ms")

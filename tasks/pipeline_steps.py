@@ -27,7 +27,7 @@ def with_run_name(cfg: PipelineConfig, flow_run_name: str | None) -> PipelineCon
 def benchmark_config(cfg: PipelineConfig, eval_path: str | None, request: BenchmarkRequest | None = None,
                      measure_quality: bool = True) -> BenchmarkConfig:
     """The config's benchmark section, with the request's overrides and the eval set for quality."""
-    updates: dict[str, Any] = dict(request.overrides()) if request else {}
+    updates: dict[str, Any] = dict(request.benchmark_fields()) if request else {}
     if "dataset_path" in updates:
         updates["dataset_path"] = resolve_under(Path(updates["dataset_path"]), cfg.paths.data_dir.parent)
     if measure_quality and cfg.benchmark.eval_path is None and eval_path:

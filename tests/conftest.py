@@ -63,3 +63,11 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Makes each phase's report available to fixtures (e.g. to keep a screenshot on failure)."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

@@ -63,6 +63,9 @@ class PrefectServer:
             _stop_group(proc)
             log.close()
 
+    def worker_log_tail(self, chars: int = 6000) -> str:
+        return "\n".join(p.read_text()[-chars:] for p in self.home.glob("worker-*.log"))
+
     def wait_for_flow_run(self, flow_run_id: str, timeout_s: float = 120) -> dict:
         """Poll until the run reaches a final state; return it (worker log attached on timeout)."""
         deadline = time.monotonic() + timeout_s
@@ -103,7 +106,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     env = {**base, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url, "PYTHONPATH": str(REPO_ROOT),
            "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     log = (home / "server.log").open("w")
-    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    # The UI in the browser must call this server's API, not the default port's.
+    server_env = {**{k: v for k, v in env.items() if k != "PREFECT_API_URL"}, "PREFECT_UI_API_URL": api_url}
     proc = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], cwd=home,
                             env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = PrefectServer(api_url, home, env)

@@ -37,7 +37,7 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     with deployed.worker(POOL):
         run = deployed.wait_for_flow_run(run_id, timeout_s=600)
 
-    assert run["state"]["type"] == "COMPLETED", run["state"]
+    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
     uri = f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}"
     client = client_for(uri)
     version = client.get_model_version_by_alias("tiny-chat-lora", "champion")

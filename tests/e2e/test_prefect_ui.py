@@ -1,0 +1,91 @@
+"""The path a user takes in the Prefect UI: open the `benchmark/on-demand` deployment, start a
+Custom run with changed parameters in the form, and see the run complete with those
+parameters and its artifacts. Headless Chromium (Debian's) driven by Playwright; a
+screenshot is kept in test-output/ when it fails."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import POOL
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture
+def page(deployed, request):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed; scripts/setup.sh --browser installs it")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(30_000)
+        yield page
+        if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
+            out = REPO_ROOT / "test-output"
+            out.mkdir(exist_ok=True)
+            page.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
+        browser.close()
+
+
+def _field(page, title: str):
+    """The body of one form field, found by its header text (labels' ids do not match inputs)."""
+    header = page.locator(":scope > .p-label__header", has_text=title)
+    return page.locator("div.p-label", has=header).locator(":scope > .p-label__body").first
+
+
+def _set_optional(page, title: str, kind: str, value: str) -> None:
+    body = _field(page, title)
+    body.get_by_role("button", name=kind, exact=True).click()
+    body.locator("input, textarea").first.fill(value)
+
+
+def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_path):
+    from tasks.benchmark.stub_server import StubServer
+
+    ui = deployed.api_url.removesuffix("/api")
+    label = f"ui-{uuid.uuid4().hex[:8]}"
+    stub = StubServer(model="served-by-stub", output_tokens=8).start_in_thread()
+    try:
+        page.goto(f"{ui}/deployments")
+        page.get_by_role("link", name="on-demand").first.click()
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_role("button", name="Custom run").click()
+        _set_optional(page, "Endpoint", "str", stub.base_url)
+        _set_optional(page, "Served Model Name", "str", "served-by-stub")
+        _set_optional(page, "Num Prompts", "int", "7")
+        _set_optional(page, "Run Label", "str", label)
+        _set_optional(page, "log_dir", "str", str(tmp_path / "logs"))
+        with page.expect_response(lambda r: "create_flow_run" in r.url and r.request.method == "POST") as created:
+            page.get_by_role("button", name="Submit").click()
+        response = created.value
+        assert response.ok, response.text()
+        flow_run = deployed.api("GET", f"/flow_runs/{response.json()['id']}")
+        assert flow_run["parameters"]["request"]["num_prompts"] == 7
+
+        page.goto(f"{ui}/runs/flow-run/{flow_run['id']}")
+        with deployed.worker(POOL):
+            run = deployed.wait_for_flow_run(flow_run["id"], timeout_s=180)
+        assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
+        assert run["parameters"]["request"]["endpoint"] == stub.base_url
+        assert stub.stats.completions >= 7
+
+        artifacts = deployed.api("POST", "/artifacts/filter",
+                                 json={"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}})
+        by_type = {a["type"]: a for a in artifacts}
+        assert {"table", "markdown"} <= set(by_type)
+        assert "served-by-stub" in by_type["markdown"]["data"] or stub.base_url in by_type["markdown"]["data"]
+        # the run page shows the finished state to the user
+        page.reload()
+        page.get_by_text("Completed").first.wait_for()
+    finally:
+        stub.stop_thread()
