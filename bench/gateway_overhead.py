@@ -13,7 +13,7 @@ hits both alike; the median over rounds is reported.
   (~150 req/s, CPU to spare) and 32 (~300 req/s: on a 2-core machine the client, the
   backend and the gateway then compete for CPU, so the loss shows CPU contention).
 
-    python bench/gateway_overhead.py [--rounds 3]
+    python bench/gateway_overhead.py [--rounds 5]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def run(url: str, n: int, **shape: object) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rate", type=float, default=40.0, help="req/s for the latency test")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 32], help="requests in flight (throughput)")
     a = ap.parse_args()
