@@ -81,8 +81,7 @@ class GatewayConfig(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(300.0, gt=0, description="max wait for the next upstream byte")
     max_body_bytes: int = Field(1_048_576, gt=0)
-    max_connections: int = Field(1024, gt=0, description="upstream connections, all pools together")
-    upstream_pools: int = Field(16, gt=0, description="connection pools used round-robin (keeps each pool small)")
+    max_connections: int = Field(1024, gt=0, description="upstream connections at most; more in flight -> 503")
     log_prompts: bool = Field(False, description="write raw prompts and completions to the inference log")
 
     @field_validator("backend_url")

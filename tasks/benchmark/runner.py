@@ -64,10 +64,17 @@ OnResult = Callable[[RequestInput, RequestOutput], None]
 OnStart = Callable[[RequestInput], None]
 
 
-def make_client(shape: LoadShape, concurrency_hint: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=max(concurrency_hint, 1), max_keepalive_connections=max(concurrency_hint, 1))
+POOL_SHARD = 8  # connections per httpx client: httpx scans its whole pool on every request
+
+
+def make_clients(shape: LoadShape, concurrency_hint: int) -> list[httpx.AsyncClient]:
+    """Several small httpx clients used round-robin instead of one big pool, which keeps
+    the per-request pool bookkeeping flat as the number of requests in flight grows."""
+    shards = max(1, -(-max(concurrency_hint, 1) // POOL_SHARD))
+    per = -(-max(concurrency_hint, 1) // shards)
+    limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
     timeout = httpx.Timeout(shape.request_timeout_s, connect=min(shape.request_timeout_s, 30.0))
-    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+    return [httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) for _ in range(shards)]
 
 
 def _headers(shape: LoadShape, request_id: str) -> dict[str, str]:
@@ -85,9 +92,9 @@ async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start
     offsets = plan_send_times(n, shape.request_rate, shape.burstiness, shape.seed)
     chat = shape.endpoint == "chat"
     own = client is None
-    client = client or make_client(shape, shape.max_concurrency or n)
+    clients = [client] if client is not None else make_clients(shape, shape.max_concurrency or n)
     try:
-        await _warmup(client, shape, inputs, chat)
+        await _warmup(clients[0], shape, inputs, chat)
         sem = asyncio.Semaphore(shape.max_concurrency) if shape.max_concurrency else None
         outputs = [RequestOutput(request_id=r.request_id) for r in inputs]
         now = time.perf_counter
@@ -107,7 +114,7 @@ async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start
                     on_start(req)
                 out.planned_s = start - t0
                 out.send_lag = max(0.0, now() - start)
-                await stream_request(client, shape.url, payload, headers, out, start, chat)
+                await stream_request(clients[i % len(clients)], shape.url, payload, headers, out, start, chat)
             finally:
                 if sem is not None:
                     sem.release()
@@ -127,7 +134,8 @@ async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start
     finally:
         gc.unfreeze()
         if own:
-            await client.aclose()
+            for c in clients:
+                await c.aclose()
     return outputs, duration
 
 

@@ -99,7 +99,8 @@ def log_tail(path: Path | str, lines: int = 40) -> str:
 
 def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
                   env: dict[str, str] | None = None) -> Deployment:
-    """Start vLLM and wait until it serves every expected name; on failure nothing is left running."""
+    """Start vLLM and wait until it serves every expected name; on failure nothing is left running.
+    vLLM gets `env` (default: this process's environment, as any child would) plus serving.env."""
     check_vllm_available(cfg.command)
     port = pick_port(cfg.host, cfg.port)
     cmd = build_command(target, cfg, port)

@@ -54,6 +54,9 @@ def test_adapter_answers_differ_from_base_and_logs_are_complete(stack) -> None:
     assert resp["prompt_tokens"] == usage["prompt_tokens"] and resp["tokens_per_second"] > 0
     assert "prompt" not in inf[("it-adapter", "inference_request")]
     assert inf[("it-base", "inference_response")]["model_name"] == "tiny-base"
+    vllm_log = Path(stack.deployment.log_path)
+    assert vllm_log.parent == stack.log_dir / "vllm"
+    assert "--lora-modules tiny=" in vllm_log.read_text().splitlines()[0]
 
 
 def test_streaming_through_gateway(stack) -> None:

@@ -94,3 +94,13 @@ def test_quality_uses_the_task_metric_on_served_answers(stub_url: str, tmp_path:
     q = evaluate_quality(tmp_path / "eval.jsonl", stub_url, "stub-model", loader=loader, scorer=scorer, max_tokens=2)
     assert q["quality"] == 0.5 and q["quality_examples"] == 2
     assert seen["pairs"] == [("tok tok ", "tok tok"), ("tok tok ", "other")]
+
+
+def test_benchmark_task_returns_small_values(stub_url: str, tmp_path: Path, log_dir: Path) -> None:
+    from tasks.benchmark.tasks import benchmark
+
+    out = benchmark.fn(BenchmarkConfig(num_prompts=5, max_tokens=3, request_rate=100), stub_url, "stub-model",
+                       str(tmp_path / "b.json"), str(log_dir))
+    assert out["completed"] == 5 and out["failed"] == 0 and out["quality"] is None
+    assert Path(out["result_file"]).exists() and Path(out["plot_file"]).exists()
+    assert len(json.dumps(out)) < 1000

@@ -202,3 +202,15 @@ def test_cli_gateway_serves_and_rejects_bad_url(stub, tmp_path: Path, free_port:
         out, _ = proc.communicate(timeout=10)
     assert b"s3cret" not in out
     assert list((tmp_path / "logs" / "api").glob("gateway_*.log"))
+
+
+def test_all_upstream_connections_busy_is_503(stub, make_gateway) -> None:
+    gw = make_gateway(stub.base_url, max_connections=1)
+    with httpx.Client() as client, client.stream(
+            "POST", gw.base_url + "/v1/chat/completions",
+            json={**CHAT, "stream": True, "max_tokens": 50, "stub": {"ttft_ms": 0, "itl_ms": 20}}) as held:
+        chunks = held.iter_raw()  # keep a reference: a collected iterator closes the stream
+        next(chunks)
+        r = httpx.post(gw.base_url + "/v1/chat/completions", json=CHAT)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "service_unavailable"
+    assert httpx.post(gw.base_url + "/v1/chat/completions", json=CHAT).status_code == 200  # freed again
