@@ -61,3 +61,16 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
 
     artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
     assert {a["type"] for a in artifacts} >= {"table", "markdown"}
+
+    # then the on-demand benchmark of the champion, as `prefect deployment run ... --param` does it
+    request = {"model_ref": "models:/tiny-chat-lora@champion", "overrides": [f"paths.data_dir={data_dir}"],
+               "num_prompts": 5, "max_tokens": 8, "run_label": "cli-champion"}
+    triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
+                             "--param", f"log_dir={log_dir}")
+    bench_run_id = flow_run_id_of(triggered.stdout)
+    with deployed.worker(POOL):
+        run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)
+    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
+    result = json.loads(next(data_dir.glob("benchmarks/*cli-champion/result.json")).read_text())
+    assert result["completed"] == 5 and result["quality"] is not None
+    assert not _vllm_processes(str(data_dir))

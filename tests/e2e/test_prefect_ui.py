@@ -5,6 +5,7 @@ screenshot is kept in test-output/ when it fails."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 
@@ -39,7 +40,7 @@ def page(deployed, request):
 
 def _field(page, title: str):
     """The body of one form field, found by its header text (labels' ids do not match inputs)."""
-    header = page.locator(":scope > .p-label__header", has_text=title)
+    header = page.locator(":scope > .p-label__header", has_text=re.compile(rf"^{re.escape(title)}\b"))
     return page.locator("div.p-label", has=header).locator(":scope > .p-label__body").first
 
 

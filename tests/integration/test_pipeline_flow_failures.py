@@ -1,0 +1,42 @@
+"""A failing step fails the flow with the step's own message, and the managed vLLM never
+outlives it (real training, real vLLM CPU build, Prefect test harness)."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from configs.errors import BenchmarkError, ConfigError
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _vllm_processes(marker: str) -> list[str]:
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "vllm" in cmd and marker in cmd:
+            out.append(cmd)
+    return out
+
+
+def test_bad_config_fails_before_any_work(prefect_harness, tmp_path):
+    from flows.pipeline import training_pipeline
+
+    with pytest.raises(ConfigError, match=r"train\.max_steps"):
+        training_pipeline(overrides=[f"paths.data_dir={tmp_path}", "train.max_steps=-3"], log_dir=str(tmp_path / "l"))
+    assert not (tmp_path / "datasets").exists()
+
+
+def test_benchmark_failure_fails_the_flow_and_stops_vllm(prefect_harness, tmp_path):
+    from flows.pipeline import training_pipeline
+
+    data_dir = tmp_path / "data"
+    overrides = [f"paths.data_dir={data_dir}", "train.max_steps=4", "train.save_steps=4", "train.eval_steps=4",
+                 "eval.before_training=false", "eval.require_improvement=false",
+                 f"benchmark.dataset_path={tmp_path / 'missing.jsonl'}"]
+    with pytest.raises(BenchmarkError) as info:
+        training_pipeline(overrides=overrides, log_dir=str(tmp_path / "logs"))
+    assert "missing.jsonl" in str(info.value)
+    assert not _vllm_processes(str(data_dir))
+    assert list((tmp_path / "logs" / "vllm").glob("*.log"))  # it did start
