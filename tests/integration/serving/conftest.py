@@ -63,5 +63,14 @@ def stack(tiny_model: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
         gw.stop()
         assert dep.pid is not None
         stop_process_tree(dep.pid, cfg.stop_timeout_s)
-        left = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        # only vLLM's processes count: other session fixtures (e.g. a Prefect test server) start children too
+        left = {p.pid for p in psutil.Process().children(recursive=True)
+                if p.pid not in before and _is_vllm(p)}
         assert not left, f"vLLM processes left behind: {left}"
+
+
+def _is_vllm(proc: psutil.Process) -> bool:
+    try:
+        return "vllm" in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
