@@ -34,6 +34,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+def vllm_processes(marker: str = "") -> list[int]:
+    """Pids of running vLLM processes whose command line also contains `marker`."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "vllm" in cmd and marker in cmd:
+            found.append(proc.pid)
+    return found
+
+
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     d = tmp_path / "logs"

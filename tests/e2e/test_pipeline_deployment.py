@@ -7,21 +7,12 @@ from __future__ import annotations
 import json
 
 import orjson
-import psutil
 import pytest
 
 from tests.e2e.conftest import POOL, flow_run_id_of
+from tests.conftest import vllm_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _vllm_processes(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "vllm" in cmd and marker in cmd:
-            found.append(proc)
-    return found
 
 
 def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, tmp_path):
@@ -57,7 +48,7 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     assert sum(e["message"] == "inference_response" for e in responses) >= 12
     assert list((log_dir / "vllm").glob("*.log"))
     # the managed vLLM did not outlive the flow
-    assert not _vllm_processes(str(data_dir))
+    assert not vllm_processes(str(data_dir))
 
     artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
     assert {a["type"] for a in artifacts} >= {"table", "markdown"}
@@ -73,4 +64,4 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
     result = json.loads(next(data_dir.glob("benchmarks/*cli-champion/result.json")).read_text())
     assert result["completed"] == 5 and result["quality"] is not None
-    assert not _vllm_processes(str(data_dir))
+    assert not vllm_processes(str(data_dir))

@@ -3,21 +3,12 @@ outlives it (real training, real vLLM CPU build, Prefect test harness)."""
 
 from __future__ import annotations
 
-import psutil
 import pytest
 
 from configs.errors import BenchmarkError, ConfigError
+from tests.conftest import vllm_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _vllm_processes(marker: str) -> list[str]:
-    out = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "vllm" in cmd and marker in cmd:
-            out.append(cmd)
-    return out
 
 
 def test_bad_config_fails_before_any_work(prefect_harness, tmp_path):
@@ -38,5 +29,5 @@ def test_benchmark_failure_fails_the_flow_and_stops_vllm(prefect_harness, tmp_pa
     with pytest.raises(BenchmarkError) as info:
         training_pipeline(overrides=overrides, log_dir=str(tmp_path / "logs"))
     assert "missing.jsonl" in str(info.value)
-    assert not _vllm_processes(str(data_dir))
+    assert not vllm_processes(str(data_dir))
     assert list((tmp_path / "logs" / "vllm").glob("*.log"))  # it did start

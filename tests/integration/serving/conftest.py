@@ -13,6 +13,7 @@ import pytest
 
 from configs.serving import GatewayConfig, ServingConfig, default_vllm_command
 from tasks.gateway.server import BackgroundGateway
+from tests.conftest import vllm_processes
 from tasks.serving import Deployment, ServeTarget, start_managed, stop_process_tree
 
 
@@ -64,13 +65,5 @@ def stack(tiny_model: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
         assert dep.pid is not None
         stop_process_tree(dep.pid, cfg.stop_timeout_s)
         # only vLLM's processes count: other session fixtures (e.g. a Prefect test server) start children too
-        left = {p.pid for p in psutil.Process().children(recursive=True)
-                if p.pid not in before and _is_vllm(p)}
+        left = {p.pid for p in psutil.Process().children(recursive=True)} & set(vllm_processes()) - before
         assert not left, f"vLLM processes left behind: {left}"
-
-
-def _is_vllm(proc: psutil.Process) -> bool:
-    try:
-        return "vllm" in " ".join(proc.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
