@@ -74,3 +74,30 @@ class MetricsSinkCallback(TrainerCallback):
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
         if numeric:
             self.sink(numeric, state.global_step)
+
+
+class RunLogSummaryCallback(TrainerCallback):
+    """Step summaries (not every step) for a human-facing log, e.g. the Prefect run log in the UI:
+    one line per `every_steps` optimizer steps, each evaluation, and the end of training."""
+
+    def __init__(self, logger: Any, every_steps: int) -> None:
+        self.log = logger
+        self.every_steps = max(1, int(every_steps))
+        self._losses: list[float] = []
+        self._last_step = 0
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self._losses.append(float(logs["loss"]))
+        if state.global_step - self._last_step >= self.every_steps and self._losses:
+            mean = sum(self._losses) / len(self._losses)
+            self.log.info("step %d/%d: mean loss %.4f over the last %d logged steps", state.global_step,
+                          state.max_steps, mean, len(self._losses))
+            self._losses, self._last_step = [], state.global_step
+
+    def on_evaluate(self, args, state, control, metrics=None, **kw):
+        if metrics and "eval_loss" in metrics:
+            self.log.info("step %d: eval loss %.4f", state.global_step, float(metrics["eval_loss"]))
+
+    def on_train_end(self, args, state, control, **kw):
+        self.log.info("training finished at step %d", state.global_step)

@@ -32,10 +32,15 @@ def build_base_model_task(cfg: PipelineConfig, data: dict[str, Any]) -> str:
 @task(name="train")  # no retries: a re-run resumes from the last checkpoint instead
 def train_task(cfg: PipelineConfig, data: dict[str, Any], base_ref: str, log_dir: str) -> dict[str, Any]:
     """Train + evaluate inside one MLflow run; registration is left to register_task."""
+    from prefect import get_run_logger
+
+    from tasks.callbacks import RunLogSummaryCallback
     from tasks.train_run import run_training
 
     no_register = cfg.model_copy(update={"mlflow": cfg.mlflow.model_copy(update={"register_model": False})})
-    return run_training(no_register, Settings(), Path(log_dir), data=_prepared(data), base_ref=base_ref).to_dict()
+    summaries = RunLogSummaryCallback(get_run_logger(), every_steps=max(1, cfg.train.max_steps // 10))
+    return run_training(no_register, Settings(), Path(log_dir), data=_prepared(data), base_ref=base_ref,
+                        callbacks=[summaries]).to_dict()
 
 
 @task(name="evaluate")

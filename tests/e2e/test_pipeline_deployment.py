@@ -52,6 +52,10 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
 
     artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
     assert {a["type"] for a in artifacts} >= {"table", "markdown"}
+    # step summaries (not every step) reach the run's log in the UI
+    run_logs = [entry["message"] for entry in deployed.api("POST", "/logs/filter", json={
+        "logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})]
+    assert any("mean loss" in m for m in run_logs) and any("promotion gate passed" in m for m in run_logs)
 
     # then the on-demand benchmark of the champion, as `prefect deployment run ... --param` does it
     request = {"model_ref": "models:/tiny-chat-lora@champion", "overrides": [f"paths.data_dir={data_dir}"],
