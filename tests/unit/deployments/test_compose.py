@@ -99,14 +99,15 @@ def _env(svc: dict[str, Any]) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in env.items()}
 
 
+def _published(svc: dict[str, Any]) -> set[int]:
+    """The container side of `ports:`."""
+    return {int(str(spec).split("/")[0].rsplit(":", 1)[-1]) for spec in svc.get("ports", [])}
+
+
 def _listens_on(svc: dict[str, Any]) -> set[int]:
-    """Container ports: the container side of `ports:` plus any `--port N` in the command."""
-    ports = set()
-    for spec in svc.get("ports", []):
-        ports.add(int(str(spec).split("/")[0].rsplit(":", 1)[-1]))
-    for m in re.finditer(r"--port[= ](\d+)", " ".join(_command(svc))):
-        ports.add(int(m.group(1)))
-    return ports
+    """Where the container listens: `--port N` in its command, else (image default) its published ports."""
+    flags = {int(m.group(1)) for m in re.finditer(r"--port[= ](\d+)", " ".join(_command(svc)))}
+    return flags or _published(svc)
 
 
 def _strings(node: Any):
@@ -190,6 +191,9 @@ def test_ports_match_the_config_defaults(services):
     cmd = _command(gw)
     assert cmd[:2] == ["mlops", "gateway"], f"gateway: run `mlops gateway ...`, got {cmd}"
     assert cmd[cmd.index("--backend-url") + 1] == f"http://vllm:{vllm_port}", "gateway: --backend-url http://vllm:8000"
+    for name, (svc, _) in services.items():
+        stray = _published(svc) - _listens_on(svc)
+        assert not stray, f"service {name!r} publishes {sorted(stray)} but listens on {sorted(_listens_on(svc))}: fix ports:"
     assert "--enable-lora" in " ".join(_command(services["vllm"][0])), "vllm: add --enable-lora (adapters are served)"
 
 
