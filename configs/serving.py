@@ -50,7 +50,8 @@ class ServingConfig(BaseModel):
     stop_timeout_s: float = Field(20.0, gt=0)
     poll_interval_s: float = Field(0.5, gt=0)
     request_timeout_s: float = Field(30.0, gt=0, description="per HTTP call made while deploying")
-    env: dict[str, str] = Field(default_factory=lambda: {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"},
+    env: dict[str, str] = Field(default_factory=lambda: {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
+                                                         "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"},
                                 description="added to vLLM's environment (not secrets)")
     extra_args: list[str] = Field(default_factory=list, description="more vLLM flags, appended last")
     log_tail_lines: int = Field(40, gt=0, description="lines of vLLM's log quoted in start-up errors")

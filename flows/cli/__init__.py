@@ -31,9 +31,18 @@ app.command("bench")(_bench.bench)
 app.command("pipeline")(_pipeline.pipeline)
 
 
+# Prefect, MLflow and vLLM phone home unless told not to; nothing we start should.
+TELEMETRY_OFF = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                 "MLFLOW_DISABLE_TELEMETRY": "true", "VLLM_NO_USAGE_STATS": "1"}
+
+
 def main() -> None:
+    import os
+
     from logging_lib.errors import PipelineError
 
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
     try:
         app()
     except PipelineError as exc:
