@@ -305,13 +305,16 @@ class Parser:
         op = self.advance().text
         value_tok = self.tok
         value = self.expect_string(f"the value of {name_tok.text!r}")
-        regex = None
-        if op in ("=~", "!~"):
-            try:
-                regex = re.compile(value)
-            except re.error as exc:
-                raise self.error(f"invalid regular expression: {exc}", value_tok) from None
-        return A.Matcher(name_tok.text, op, value, regex)
+        return A.Matcher(name_tok.text, op, value, self.matcher_regex(op, value, value_tok))
+
+    def matcher_regex(self, op: str, value: str, value_tok) -> re.Pattern[str] | None:
+        """The compiled pattern of a regex matcher (=~, !~); None for = and !=."""
+        if op not in ("=~", "!~"):
+            return None
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise self.error(f"invalid regular expression: {exc}", value_tok) from None
 
     def parse_log_query(self, allow_range: bool) -> tuple[A.LogQuery, int | None]:
         matchers = self.parse_selector()
@@ -456,13 +459,7 @@ class Parser:
                                  self.tok)
             value_tok = self.tok
             value = str(self.advance().value)
-            regex = None
-            if op in ("=~", "!~"):
-                try:
-                    regex = re.compile(value)
-                except re.error as exc:
-                    raise self.error(f"invalid regular expression: {exc}", value_tok) from None
-            return A.StringFilter(A.Matcher(name_tok.text, op, value, regex))
+            return A.StringFilter(A.Matcher(name_tok.text, op, value, self.matcher_regex(op, value, value_tok)))
         if self.tok.kind == "ident" and self.tok.text in ("duration", "bytes", "ip"):
             raise self.unsupported(self.tok)
         if self.tok.kind == "durlit":
