@@ -5,6 +5,7 @@ registered, benchmarked and promoted version, logs that carry the run ids, and n
 from __future__ import annotations
 
 import json
+import time
 
 import orjson
 import pytest
@@ -25,8 +26,9 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
                              "--param", "overrides=" + json.dumps(overrides), "--param", f"log_dir={log_dir}")
     run_id = flow_run_id_of(triggered.stdout)
 
-    with deployed.worker(POOL):
+    with deployed.worker(POOL):  # kept up until the run's last log batch has shipped
         run = deployed.wait_for_flow_run(run_id, timeout_s=600)
+        run_logs = _run_logs(deployed, run_id, until="promotion gate")
 
     assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
     uri = f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}"
@@ -53,8 +55,6 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
     assert {a["type"] for a in artifacts} >= {"table", "markdown"}
     # step summaries (not every step) reach the run's log in the UI
-    run_logs = [entry["message"] for entry in deployed.api("POST", "/logs/filter", json={
-        "logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})]
     assert any("mean loss" in m for m in run_logs) and any("promotion gate passed" in m for m in run_logs)
 
     # then the on-demand benchmark of the champion, as `prefect deployment run ... --param` does it
@@ -69,3 +69,15 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     result = json.loads(next(data_dir.glob("benchmarks/*cli-champion/result.json")).read_text())
     assert result["completed"] == 5 and result["quality"] is not None
     assert not vllm_processes(str(data_dir))
+
+
+def _run_logs(server, flow_run_id: str, until: str, timeout_s: float = 30) -> list[str]:
+    """The run's log messages, once one containing `until` has arrived (logs ship in batches)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        messages = [entry["message"] for offset in range(0, 2000, 200) for entry in server.api(
+            "POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200,
+                                          "offset": offset})]
+        if any(until in m for m in messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(1)
