@@ -13,6 +13,7 @@ from configs.benchmark_request import BenchmarkRequest
 from configs.pipeline import PipelineConfig
 
 QUALITY_TAG = "bench_quality"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # relative paths in a request mean this checkout
 
 
 def with_run_name(cfg: PipelineConfig, flow_run_name: str | None) -> PipelineConfig:
@@ -29,7 +30,7 @@ def benchmark_config(cfg: PipelineConfig, eval_path: str | None, request: Benchm
     """The config's benchmark section, with the request's overrides and the eval set for quality."""
     updates: dict[str, Any] = dict(request.benchmark_fields()) if request else {}
     if "dataset_path" in updates:
-        updates["dataset_path"] = resolve_under(Path(updates["dataset_path"]), cfg.paths.data_dir.parent)
+        updates["dataset_path"] = resolve_under(Path(updates["dataset_path"]), PROJECT_ROOT)
     if measure_quality and cfg.benchmark.eval_path is None and eval_path:
         updates["eval_path"] = Path(eval_path)
     if not measure_quality:
@@ -76,7 +77,8 @@ def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[s
         tags["gate_summary"] = decision["summary"][:4000]
     for key, value in tags.items():
         if value is not None:
-            client.set_model_version_tag(name, version, key, f"{value:.6g}" if isinstance(value, float) else str(value))
+            # repr() keeps every digit: the next candidate is compared against this exact value
+            client.set_model_version_tag(name, version, key, repr(value) if isinstance(value, float) else str(value))
 
 
 def report_markdown(summary: dict[str, Any], decision: dict[str, Any] | None, model_ref: str | None,
