@@ -123,8 +123,17 @@ class ObserveMiddleware:
         log_api = route not in ("/metrics",)
         if log_api:
             gw.api.log_request(rid, method, path, request_bytes=length)
-        state = {"status": 500, "bytes": 0, "in": 0}
+        state = {"status": 500, "bytes": 0, "in": 0, "logged": False}
         rid_header = (b"x-request-id", rid.encode())
+
+        def finish() -> None:
+            state["logged"] = True
+            duration = time.perf_counter() - t0
+            status = state["status"]
+            gw.metrics.observe_request(route, method, status, duration)
+            if log_api:
+                gw.api.log_response(rid, status, round(duration * 1000.0, 3), method=method, path=path,
+                                    request_bytes=state["in"], response_bytes=state["bytes"])
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -132,6 +141,10 @@ class ObserveMiddleware:
                 message["headers"] = [*message.get("headers", ()), rid_header]
             elif message["type"] == "http.response.body":
                 state["bytes"] += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Written before the client can see the end of the response, so whoever holds a
+                    # complete response also finds its api_response line (no read-after-write race).
+                    finish()
             await send(message)
 
         limit = gw.cfg.max_body_bytes
@@ -160,12 +173,8 @@ class ObserveMiddleware:
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
         finally:
-            duration = time.perf_counter() - t0
-            status = state["status"]
-            gw.metrics.observe_request(route, method, status, duration)
-            if log_api:
-                gw.api.log_response(rid, status, round(duration * 1000.0, 3), method=method, path=path,
-                                    request_bytes=state["in"], response_bytes=state["bytes"])
+            if not state["logged"]:  # failed or cut off before the last body message
+                finish()
 
 
 async def _send_plain(send: Send, status: int, body: bytes) -> None:

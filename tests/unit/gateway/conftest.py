@@ -39,8 +39,8 @@ def make_gateway(log_dir: Path) -> Iterator[Callable[..., BackgroundGateway]]:
 
 def read_events(log_dir: Path, log_type: str, want: Callable[[list[dict]], bool] = lambda _: True,
                 timeout_s: float = 3.0) -> list[dict]:
-    """The log lines of `log_type`, waiting (briefly) until `want(lines)` holds: the gateway writes
-    api_response after the client already has its answer."""
+    """The log lines of `log_type`, waiting (briefly) until `want(lines)` holds: some lines (a
+    disconnect's, an upstream error's) are written after the client has stopped listening."""
     deadline = time.monotonic() + timeout_s
     while True:
         lines = [json.loads(raw) for f in sorted((log_dir / log_type).glob("*.log"))
