@@ -4,7 +4,8 @@ Managed: vLLM runs in its own session/process group with stdout+stderr in
 `<log_dir>/vllm/<name>_<UTC stamp>.log`. Ready means `/health` answers 200 and every
 expected name is listed by `/v1/models`. Stopping sends SIGTERM to the whole group, then
 SIGKILL to whatever is left (the group and any descendant that left it), so no engine
-process outlives the server. Every start-up failure (port taken, vLLM missing, crash,
+process outlives the server. An owner_guard process stops vLLM if the process that started
+it dies without doing so (SIGKILL, OOM). Every start-up failure (port taken, vLLM missing, crash,
 timeout) stops what was started and raises ServingError quoting the log's tail.
 
 Attached: the adapter is loaded into the running server with POST /v1/load_lora_adapter,
@@ -29,6 +30,9 @@ import httpx
 from configs.errors import ServingError
 from configs.serving import ServingConfig
 from tasks.serving.target import ServeTarget, max_lora_rank_arg
+
+# vLLM pid -> its owner_guard process, reaped when that vLLM is stopped.
+_GUARDS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,10 @@ def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
             raise ServingError(f"could not start vLLM ({cmd[0]}): {exc}") from exc
     base_url = f"http://{cfg.host}:{port}"
     names = [target.base_name] + ([target.served_name] if target.adapter_dir else [])
+    from tasks.serving import owner_guard  # not at import time: `-m tasks.serving.owner_guard` imports this module
+
     try:
+        _GUARDS[proc.pid] = owner_guard.spawn(proc.pid, cfg.stop_timeout_s, log_path)
         wait_ready(base_url, names, proc, log_path, cfg)
     except BaseException:
         stop_process_tree(proc.pid, cfg.stop_timeout_s)
@@ -178,6 +185,13 @@ def stop_process_tree(pid: int, timeout_s: float = 20.0) -> bool:
             _signal(p, signal.SIGKILL)
         psutil.wait_procs(alive, timeout=5)
     _reap(pid)
+    guard = _GUARDS.pop(pid, None)
+    if guard is not None:  # it sees vLLM gone within owner_guard.POLL_S and exits
+        try:
+            guard.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            guard.kill()
+            guard.wait()
     return bool(procs)
 
 

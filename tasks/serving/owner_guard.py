@@ -1,0 +1,74 @@
+"""Stops a managed vLLM whose owner died without stopping it.
+
+A flow process killed by SIGKILL, the OOM killer or a crashed worker never reaches its
+`finally`, and vLLM (in a session of its own, so Ctrl-C does not hit it mid-request) would
+hold the GPU or the CPU cores until someone finds it. This guard runs beside vLLM from the
+moment it starts: it watches its own parent (the owner) and vLLM, and
+
+- exits quietly once vLLM is gone (the owner stopped it, or it crashed);
+- stops vLLM's whole process group once the owner is gone, noting why in vLLM's log.
+
+It is a separate process, not a thread or PR_SET_PDEATHSIG: Prefect runs tasks in worker
+threads, and a parent-death signal fires when the *thread* that started the child ends.
+
+    python -m tasks.serving.owner_guard <vllm pid> <vllm create time> <stop timeout s> <owner pid>
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+POLL_S = 0.25
+
+
+def spawn(vllm_pid: int, stop_timeout_s: float, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the guard for `vllm_pid` as a child of this (the owning) process."""
+    import psutil
+
+    created = psutil.Process(vllm_pid).create_time()
+    with open(log_path, "ab") as log:
+        # A session of its own: a Ctrl-C meant for the owner must not kill the guard first.
+        return subprocess.Popen([sys.executable, "-m", "tasks.serving.owner_guard", str(vllm_pid), repr(created),
+                                 repr(stop_timeout_s), str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=log, start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+
+
+def _alive(pid: int, created: float) -> bool:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def watch(vllm_pid: int, created: float, stop_timeout_s: float, owner_pid: int) -> bool:
+    """Returns True if it had to stop vLLM (the owner went first)."""
+    while True:
+        if not _alive(vllm_pid, created):
+            return False
+        if os.getppid() != owner_pid:  # re-parented: the owner is gone
+            from tasks.serving.vllm import stop_process_tree
+
+            print(f"owner_guard: the process that started vLLM (pid {owner_pid}) is gone; stopping vLLM "
+                  f"(pid {vllm_pid}) and its process group", file=sys.stderr, flush=True)
+            stop_process_tree(vllm_pid, stop_timeout_s)
+            return True
+        time.sleep(POLL_S)
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    vllm_pid, created, stop_timeout_s, owner_pid = int(argv[0]), float(argv[1]), float(argv[2]), int(argv[3])
+    watch(vllm_pid, created, stop_timeout_s, owner_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
