@@ -50,9 +50,16 @@ def _set_optional(page, title: str, kind: str, value: str) -> None:
     body.locator("input, textarea").first.fill(value)
 
 
+def _set_text(page, title: str, value: str) -> None:
+    _field(page, title).locator("input, textarea").first.fill(value)
+
+
 def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_path):
     from tasks.benchmark.stub_server import StubServer
 
+    # A copy of the default config under tmp_path/configs/: its relative data_dir lands in tmp_path.
+    (tmp_path / "configs").mkdir()
+    config = shutil.copy(REPO_ROOT / "configs" / "local.yaml", tmp_path / "configs" / "local.yaml")
     ui = deployed.api_url.removesuffix("/api")
     label = f"ui-{uuid.uuid4().hex[:8]}"
     stub = StubServer(model="served-by-stub", output_tokens=8).start_in_thread()
@@ -61,6 +68,7 @@ def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_
         page.get_by_role("link", name="on-demand").first.click()
         page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_role("button", name="Custom run").click()
+        _set_text(page, "Config Path", str(config))
         _set_optional(page, "Endpoint", "str", stub.base_url)
         _set_optional(page, "Served Model Name", "str", "served-by-stub")
         _set_optional(page, "Num Prompts", "int", "7")
@@ -72,6 +80,7 @@ def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_
         assert response.ok, response.text()
         flow_run = deployed.api("GET", f"/flow_runs/{response.json()['id']}")
         assert flow_run["parameters"]["request"]["num_prompts"] == 7
+        assert flow_run["parameters"]["request"]["config_path"] == str(config)
 
         page.goto(f"{ui}/runs/flow-run/{flow_run['id']}")
         with deployed.worker(POOL):
@@ -79,6 +88,8 @@ def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_
         assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
         assert run["parameters"]["request"]["endpoint"] == stub.base_url
         assert stub.stats.completions >= 7
+        assert [p.name.endswith(label) for p in (tmp_path / "data" / "benchmarks").iterdir()] == [True]
+        assert not any((REPO_ROOT / "data" / "benchmarks").glob(f"*{label}"))  # nothing written into the checkout
 
         artifacts = deployed.api("POST", "/artifacts/filter",
                                  json={"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}})
