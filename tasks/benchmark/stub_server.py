@@ -34,6 +34,7 @@ class StubStats:
     completions: int = 0
     streams_completed: int = 0
     streams_cancelled: int = 0
+    unary_cancelled: int = 0
     lora_loaded: list[str] = field(default_factory=list)
     last_body: dict[str, Any] | None = None
 
@@ -169,6 +170,9 @@ class StubServer:
             delay = ttft + itl * max(n - 1, 0) - (time.perf_counter() - arrived)
             if delay > 0:
                 await asyncio.sleep(delay)
+            if reader.at_eof() or writer.transport.is_closing():  # the caller gave up (vLLM aborts too)
+                self.stats.unary_cancelled += 1
+                return False
             choice = ({"index": 0, "message": {"role": "assistant", "content": "tok " * n}, "finish_reason": "length"}
                       if chat else {"index": 0, "text": "tok " * n, "finish_reason": "length"})
             self._send(writer, 200, orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model,

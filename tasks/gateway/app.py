@@ -9,8 +9,8 @@ gets `inference_request` and `inference_response` (latency, TTFT when streaming,
 counts from the server's `usage`, which streaming requests are made to include) or
 `inference_error`. Upstream failures become OpenAI-shaped JSON errors: connection refused
 -> 502, all upstream connections busy -> 503, timeout -> 504 (see upstream.py). A client
-that goes away mid-stream closes the upstream request at once, so vLLM stops generating for
-nobody.
+that goes away (mid-stream, or while a non-streaming answer is generated) closes the upstream
+request at once, so vLLM stops generating for nobody.
 
 Speed (target: <= 1 ms added p50): the two completion routes are served straight from the
 observing ASGI layer, not through Starlette's routing and middleware stack; the rest
@@ -297,27 +297,65 @@ async def proxy_completion(gw: Gateway, scope: Scope, receive: Receive, chat: bo
             payload["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
             strip_usage = True
             body = orjson.dumps(payload)
+    if not stream:
+        return await _unary(gw, receive, path, body, rid, model, t0, chat)
     try:
         resp = await gw.upstream().request("POST", path, body, {"content-type": _JSON, "x-request-id": rid})
     except UpstreamError as exc:
         return _upstream_failure(gw, rid, model, exc)
-    if resp.status_code != 200 or not stream:
-        try:
-            data = await resp.aread()
-        except UpstreamError as exc:
-            return _upstream_failure(gw, rid, model, exc)
-        finally:
-            await resp.aclose()
-        latency_ms = (time.perf_counter() - t0) * 1000.0
-        if resp.status_code == 200:
-            _log_done(gw, rid, model, data_usage(data), latency_ms, None, _completion_text(data, chat))
-        else:
-            gw.inference.log_error(rid, f"upstream HTTP {resp.status_code}: {data[:300].decode('utf-8', 'replace')}",
-                                   model_name=model, status=resp.status_code)
-        return Response(data, status_code=resp.status_code, media_type=resp.headers.get("content-type", _JSON))
+    if resp.status_code != 200:
+        return await _read_whole(gw, resp, rid, model, t0, chat)
     return ProxyStream(_relay(gw, resp, rid, model, t0, strip_usage, chat),
                        on_disconnect=lambda: gw.inference.log_error(rid, "client disconnected mid-stream",
                                                                     model_name=model, status=499))
+
+
+async def _unary(gw: Gateway, receive: Receive, path: str, body: bytes, rid: str, model: str, t0: float,
+                 chat: bool) -> Response:
+    """A non-streaming completion. A client that goes away while vLLM generates closes the
+    upstream request too (vLLM aborts it), as a mid-stream disconnect does."""
+    me = asyncio.current_task()
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        if me is not None:
+            me.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        try:
+            resp = await gw.upstream().request("POST", path, body, {"content-type": _JSON, "x-request-id": rid})
+        except UpstreamError as exc:
+            return _upstream_failure(gw, rid, model, exc)
+        return await _read_whole(gw, resp, rid, model, t0, chat)
+    except asyncio.CancelledError:
+        if not gone or me is None:
+            raise
+        me.uncancel()
+        gw.inference.log_error(rid, "client disconnected before the response", model_name=model, status=499)
+        return error_response(499, "client closed the request", "client_closed_request")  # nobody reads it
+    finally:
+        watcher.cancel()
+
+
+async def _read_whole(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: float, chat: bool) -> Response:
+    try:
+        data = await resp.aread()
+    except UpstreamError as exc:
+        return _upstream_failure(gw, rid, model, exc)
+    finally:
+        await resp.aclose()
+    latency_ms = (time.perf_counter() - t0) * 1000.0
+    if resp.status_code == 200:
+        _log_done(gw, rid, model, data_usage(data), latency_ms, None, _completion_text(data, chat))
+    else:
+        gw.inference.log_error(rid, f"upstream HTTP {resp.status_code}: {data[:300].decode('utf-8', 'replace')}",
+                               model_name=model, status=resp.status_code)
+    return Response(data, status_code=resp.status_code, media_type=resp.headers.get("content-type", _JSON))
 
 
 async def _relay(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: float, strip_usage: bool,

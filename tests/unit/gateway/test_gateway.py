@@ -188,6 +188,26 @@ def test_client_disconnect_mid_stream_cancels_upstream(stub, make_gateway, log_d
     assert "disconnected" in by_event(inf, "inference_error")[0]["error"]
 
 
+def test_client_disconnect_before_a_non_streaming_answer_cancels_upstream(stub, make_gateway, log_dir: Path) -> None:
+    gw = make_gateway(stub.base_url)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"ttft_ms": 800}},
+                   headers={"x-request-id": "gave-up"}, timeout=httpx.Timeout(5, read=0.2))
+    inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_error")) == 1)
+    err = by_event(inf, "inference_error")[0]
+    assert err["request_id"] == "gave-up" and err["status"] == 499 and "disconnected" in err["error"]
+    assert not by_event(inf, "inference_response")
+    deadline = time.monotonic() + 3
+    while stub.stats.unary_cancelled == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stub.stats.unary_cancelled == 1      # the backend saw the request closed before it answered
+    api = read_events(log_dir, "api", lambda ls: len(by_event(ls, "api_response")) == 1)
+    assert by_event(api, "api_response")[0]["status_code"] == 499
+    # the gateway and its connection pool go on serving
+    r = httpx.post(gw.base_url + "/v1/chat/completions", json=CHAT)
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "tok " * 5
+
+
 def test_prompts_logged_only_when_enabled(stub, make_gateway, log_dir: Path) -> None:
     gw = make_gateway(stub.base_url, log_prompts=True)
     httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True})
