@@ -44,9 +44,16 @@ class PrefectServer:
         return proc
 
     def api(self, method: str, path: str, **kwargs):
+        """One REST call. 503/429 are retried with backoff, as Prefect's own client does: the
+        server answers 503 for retryable errors such as SQLite's "database is locked" while its
+        scheduler writes runs (seen once in CI, right after `deploy`)."""
         import httpx
 
-        response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+        for attempt in range(8):
+            response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+            if response.status_code not in (429, 503) or attempt == 7:
+                break
+            time.sleep(float(response.headers.get("retry-after") or min(0.25 * 2 ** attempt, 4.0)))
         response.raise_for_status()
         return response.json() if response.content else None
 

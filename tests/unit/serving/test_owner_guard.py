@@ -64,8 +64,9 @@ def test_normal_stop_leaves_neither_vllm_nor_its_guard(tmp_path: Path) -> None:
     cfg = ServingConfig(port=0, command=_fake(tmp_path), poll_interval_s=0.05, stop_timeout_s=3)
     dep = start_managed(ServeTarget("bot", "/models/base", "bot"), cfg, tmp_path)
     try:
-        guards = [p for p in psutil.Process().children() if "tasks.serving.owner_guard" in " ".join(p.cmdline())]
-        assert len(guards) == 1 and str(dep.pid) in guards[0].cmdline()
+        guards = [p for p in psutil.Process().children()  # a session-wide vLLM elsewhere has a guard too
+                  if "tasks.serving.owner_guard" in " ".join(p.cmdline()) and str(dep.pid) in p.cmdline()]
+        assert len(guards) == 1
         assert len(_group(dep.pid)) == 2                              # server + its child
     finally:
         assert stop_process_tree(dep.pid, 3)
