@@ -191,13 +191,13 @@ def test_client_disconnect_mid_stream_cancels_upstream(stub, make_gateway, log_d
 def test_client_disconnect_before_a_non_streaming_answer_cancels_upstream(stub, make_gateway, log_dir: Path) -> None:
     gw = make_gateway(stub.base_url)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"ttft_ms": 800}},
-                   headers={"x-request-id": "gave-up"}, timeout=httpx.Timeout(5, read=0.2))
+        httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"ttft_ms": 2000}},
+                   headers={"x-request-id": "gave-up"}, timeout=httpx.Timeout(5, read=0.5))
     inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_error")) == 1)
     err = by_event(inf, "inference_error")[0]
     assert err["request_id"] == "gave-up" and err["status"] == 499 and "disconnected" in err["error"]
     assert not by_event(inf, "inference_response")
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 6
     while stub.stats.unary_cancelled == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert stub.stats.unary_cancelled == 1      # the backend saw the request closed before it answered
