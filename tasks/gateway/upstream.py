@@ -3,7 +3,8 @@
 Why not httpx here: per proxied request httpx/httpcore cost ~1 ms of CPU on our machines
 (pool bookkeeping scans every pooled connection, anyio layers per read), which alone broke
 the gateway's overhead budget (added p50 <= 1 ms). This client does only what a proxy to one
-HTTP/1.1 server needs: keep-alive connections in a LIFO stack (O(1) checkout), Content-Length
+HTTP/1.1 server needs: keep-alive connections in a LIFO stack (O(1) checkout; connections the
+server closed or idle longer than its keep-alive are dropped, not sent on), Content-Length
 and chunked bodies, connect/read timeouts, and closing a connection whose body was not read to
 the end (which is how a client disconnect cancels the request in vLLM).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -46,10 +48,11 @@ class UpstreamProtocolError(UpstreamError):
 
 
 class _Conn:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("idle_since", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.idle_since = 0.0
 
     def close(self) -> None:
         self.writer.close()
@@ -127,7 +130,7 @@ class UpstreamResponse:
 
 class UpstreamPool:
     def __init__(self, base_url: str, *, connect_timeout_s: float, read_timeout_s: float,
-                 max_connections: int) -> None:
+                 max_connections: int, idle_timeout_s: float = 4.0) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"backend URL must be http(s)://host[:port], got {base_url!r}")
@@ -139,6 +142,9 @@ class UpstreamPool:
         self._prefix = parts.path.rstrip("/")
         self.connect_timeout_s, self.read_timeout_s = connect_timeout_s, read_timeout_s
         self.max_connections = max_connections
+        # Below the server's keep-alive timeout (uvicorn's and so vLLM's: 5 s), so we do not send
+        # on a connection the server is closing.
+        self.idle_timeout_s = idle_timeout_s
         self._idle: list[_Conn] = []
         self._in_use = 0
 
@@ -155,9 +161,21 @@ class UpstreamPool:
     def _release(self, conn: _Conn, reusable: bool) -> None:
         self._in_use -= 1
         if reusable and not conn.writer.is_closing() and len(self._idle) < self.max_connections:
+            conn.idle_since = time.monotonic()
             self._idle.append(conn)
         else:
             conn.close()
+
+    def _pop_idle(self) -> _Conn | None:
+        """The most recently used idle connection that is still usable; stale ones are closed."""
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.reader.at_eof() or conn.writer.is_closing() or now - conn.idle_since > self.idle_timeout_s:
+                conn.close()  # the server closed it, or is about to
+                continue
+            return conn
+        return None
 
     async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
                       timeout_s: float | None = None) -> UpstreamResponse:
@@ -172,15 +190,17 @@ class UpstreamPool:
         self._in_use += 1
         try:
             for attempt in (0, 1):
-                reused = bool(self._idle)
-                conn = self._idle.pop() if reused else await self._connect()
+                conn = self._pop_idle() if attempt == 0 else None
+                reused = conn is not None
+                if conn is None:
+                    conn = await self._connect()
                 try:
                     conn.writer.write(payload)
                     status, hdrs = await self._read_head(conn, timeout_s or self.read_timeout_s)
                 except UpstreamProtocolError:
                     conn.close()
-                    if reused and attempt == 0:
-                        continue  # the server had closed that idle connection: retry once on a new one
+                    if reused:
+                        continue  # the server closed that idle connection as we sent: retry once, on a new one
                     raise
                 except BaseException:
                     conn.close()

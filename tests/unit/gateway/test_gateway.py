@@ -208,6 +208,32 @@ def test_client_disconnect_before_a_non_streaming_answer_cancels_upstream(stub, 
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "tok " * 5
 
 
+def test_idle_upstream_connections_the_backend_closed_are_not_sent_on(make_gateway, free_port: int) -> None:
+    """After a lull the backend (uvicorn/vLLM: 5 s keep-alive) has closed our idle connections; the
+    next request must not fail on them (CI once got a 502 here: stale, retry, stale again)."""
+    from tasks.benchmark.stub_server import StubServer
+
+    first = StubServer(port=free_port).start_in_thread()
+    gw = make_gateway(first.base_url)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=gw.base_url, timeout=10) as client:
+            rs = await asyncio.gather(*(client.post("/v1/chat/completions", json={**CHAT, "stub": {"ttft_ms": 50}})
+                                        for _ in range(4)))
+        return [r.status_code for r in rs]
+
+    assert asyncio.run(burst()) == [200] * 4          # four idle upstream connections in the pool now
+    first.stop_thread()                              # ... which the backend closes
+    second = StubServer(port=free_port).start_in_thread()
+    try:
+        time.sleep(0.2)
+        r = httpx.post(gw.base_url + "/v1/chat/completions", json=CHAT, timeout=10)
+        assert r.status_code == 200, r.text
+        assert second.stats.completions == 1
+    finally:
+        second.stop_thread()
+
+
 def test_prompts_logged_only_when_enabled(stub, make_gateway, log_dir: Path) -> None:
     gw = make_gateway(stub.base_url, log_prompts=True)
     httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True})

@@ -44,6 +44,35 @@ def test_idle_connection_closed_by_server_is_retried_on_a_new_one() -> None:
     assert len(connections) == 2
 
 
+def test_connection_idle_longer_than_the_keep_alive_is_not_reused() -> None:
+    """Sending on a connection the server is just closing (its keep-alive ran out) races; one
+    idle past idle_timeout_s is closed and replaced instead."""
+    connections = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async def main() -> None:
+        server, url = await _serve(handler)
+        pool = UpstreamPool(url, connect_timeout_s=1.0, read_timeout_s=2.0, max_connections=4, idle_timeout_s=0.2)
+        for pause_s in (0.05, 0.3):   # reused after 0.05 s; replaced after 0.3 s
+            await (await pool.request("GET", "/x")).aread()
+            await asyncio.sleep(pause_s)
+        await (await pool.request("GET", "/x")).aread()
+        await pool.aclose()
+        server.close()
+
+    asyncio.run(main())
+    assert len(connections) == 2
+
+
 def test_chunked_body_is_decoded_and_connection_reused() -> None:
     connections = []
 
