@@ -14,6 +14,22 @@ async def _serve(handler):  # noqa: ANN001, ANN202
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
 
+def _keep_alive(response: bytes, connections: list[int]):  # noqa: ANN202
+    """A keep-alive server's handler answering every request (bodiless) with `response`."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(response)
+            await writer.drain()
+
+    return handler
+
+
 def _pool(url: str, read_timeout_s: float = 2.0) -> UpstreamPool:
     return UpstreamPool(url, connect_timeout_s=1.0, read_timeout_s=read_timeout_s, max_connections=4)
 
@@ -47,17 +63,8 @@ def test_idle_connection_closed_by_server_is_retried_on_a_new_one() -> None:
 def test_connection_idle_longer_than_the_keep_alive_is_not_reused() -> None:
     """Sending on a connection the server is just closing (its keep-alive ran out) races; one
     idle past idle_timeout_s is closed and replaced instead."""
-    connections = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(1)
-        while True:
-            try:
-                await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-            await writer.drain()
+    connections: list[int] = []
+    handler = _keep_alive(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", connections)
 
     async def main() -> None:
         server, url = await _serve(handler)
@@ -74,17 +81,9 @@ def test_connection_idle_longer_than_the_keep_alive_is_not_reused() -> None:
 
 
 def test_chunked_body_is_decoded_and_connection_reused() -> None:
-    connections = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(1)
-        while True:
-            try:
-                await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return
-            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
-            await writer.drain()
+    connections: list[int] = []
+    handler = _keep_alive(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+                          connections)
 
     async def main() -> list[list[bytes]]:
         server, url = await _serve(handler)
