@@ -144,10 +144,9 @@ def _give_up(stack, stream: bool, rid: str) -> tuple[float, float, list[int]]:
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_client_that_gives_up_makes_vllm_abort_the_generation(stack, stream: bool) -> None:
     """vLLM stops generating for nobody: the request never completes and far fewer than
-    max_tokens are generated. Up to five tries: under full CPU load on 2 cores about one abandoned
-    request in four was seen to run to the end, never more than two in a row (see
-    docs/serving.md); a gateway
-    that never cancels fails all five."""
+    max_tokens are generated. Up to five tries: under full CPU load on 2 cores about one
+    abandoned request in four was seen to run to the end, never more than two in a row (see
+    docs/serving.md); a gateway that never cancels fails all five."""
     tries = []
     for attempt in range(5):
         completed, tokens, errors = _give_up(stack, stream, f"it-gave-up-{int(stream)}-{attempt}")
