@@ -421,18 +421,24 @@ def _filter_labels(f: A.LabelFilterExpr) -> set[str]:
     return {f.name} if isinstance(f, A.NumericFilter) else {f.matcher.name}
 
 
+def _json_object(st: _Line) -> dict[str, Any] | None:
+    """The line as a JSON object, or None with Loki's `__error__` label set."""
+    try:
+        obj = _LOADS(st.line)
+    except _JSONDecodeError:
+        obj = None
+    if type(obj) is not dict:
+        st.labels["__error__"] = "JSONParserErr"
+        return None
+    return obj
+
+
 def _json_stage(base: frozenset[str], wanted: frozenset[str] | None) -> Callable[[_Line], bool]:
     if wanted is None:
         def parse_all(st: _Line) -> bool:
-            try:
-                obj = _LOADS(st.line)
-            except _JSONDecodeError:
-                st.labels["__error__"] = "JSONParserErr"
-                return True
-            if type(obj) is not dict:
-                st.labels["__error__"] = "JSONParserErr"
-                return True
-            _flatten(obj, "", base, st.labels)
+            obj = _json_object(st)
+            if obj is not None:
+                _flatten(obj, "", base, st.labels)
             return True
         return parse_all
 
@@ -445,13 +451,8 @@ def _json_stage(base: frozenset[str], wanted: frozenset[str] | None) -> Callable
             pairs.append((name, name))
 
     def parse_some(st: _Line) -> bool:
-        try:
-            obj = _LOADS(st.line)
-        except _JSONDecodeError:
-            st.labels["__error__"] = "JSONParserErr"
-            return True
-        if type(obj) is not dict:
-            st.labels["__error__"] = "JSONParserErr"
+        obj = _json_object(st)
+        if obj is None:
             return True
         labels = st.labels
         if st.line.find(b"{", 1) != -1:  # maybe nested: flatten exactly as the fused path does
