@@ -20,7 +20,7 @@ import structlog
 
 from logging_lib.context import _bound, prefect_run_ids
 from logging_lib.paths import resolve_log_dir, safe_name
-from logging_lib.redaction import MASK, is_secret_key, redact_text
+from logging_lib.redaction import MASK, key_policy, redact_text, unique_key
 from logging_lib.sanitize import DEFAULT_MAX_STR_CHARS, Problems, clean, number
 from logging_lib.sink import DEFAULT_MAX_BYTES, acquire_sink, release_sink
 
@@ -33,7 +33,6 @@ RESERVED_KEYS = frozenset({"timestamp", "level", "message", "logger", "log_type"
 _ORJSON_OPTS = orjson.OPT_APPEND_NEWLINE
 _INT64 = 2**63
 _dumps = orjson.dumps  # every value reaching it went through clean()/number(), so it cannot fail
-_secret_cache: dict[str, bool] = {}
 
 _ts_second = -1
 _ts_prefix = ""
@@ -110,7 +109,8 @@ class TypedLogger:
             return
         problems = Problems()
         event: dict[str, Any] = {
-            "timestamp": iso_now(), "level": level, "message": message, "logger": self.name, "log_type": self.log_type,
+            "timestamp": iso_now(), "level": level, "message": key_policy(message)[1], "logger": self.name,
+            "log_type": self.log_type,
         }
         for key, value in numbers.items():
             kind = type(value)
@@ -134,9 +134,9 @@ class TypedLogger:
                 key = str(key)
             if key in RESERVED_KEYS:
                 key = f"extra_{key}"
-            secret = _secret_cache.get(key)
-            if secret is None:
-                secret = _secret_cache[key] = is_secret_key(key)
+            secret, name = key_policy(key)
+            if name != key:  # the key itself carries a secret
+                key = unique_key(name, event, len(event))
             if secret:
                 event[key] = MASK
             elif type(value) is float and value - value == 0.0:
@@ -149,7 +149,9 @@ class TypedLogger:
         if context:
             for key, value in context.items():
                 if key not in event:
-                    event[key] = MASK if is_secret_key(key) else clean(value, key, problems, self._max_str)
+                    secret, name = key_policy(key)
+                    event[unique_key(name, event, len(event))] = (
+                        MASK if secret else clean(value, key, problems, self._max_str))
         if "prefect" in sys.modules:
             for key, value in prefect_run_ids().items():
                 event.setdefault(key, value)

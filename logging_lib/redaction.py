@@ -1,64 +1,346 @@
-"""Masking of secrets: by key at any nesting depth, and by value shape anywhere in a string.
+"""Masking of secrets: by key name at any nesting depth, and by value shape anywhere in a string.
 
-Keys: a key whose words (split on `_`, `-`, `.`) include a secret word, or that contains a
-secret compound (`api_key`, `access_key`, ...), has its whole value replaced by MASK.
-Counting words rather than substrings keeps `prompt_tokens` and `max_tokens` visible while
-`token`, `hf_token` and `access_token` are masked.
+Key names (`is_secret_key`): the name is split into words on separators AND camelCase
+(`apiKey`, `AWS_SECRET_ACCESS_KEY`, `x-api-key`, `clientSecret` -> words). It is secret when a
+word is a credential word (`password`, `pwd`, `pass`, `token`, `secret`, `auth`, `cookie`,
+`session`, `sig`, ...), ends in one (`csrftoken`, `jsessionid`), or is `key` qualified as a
+credential (`api key`, `private key`, `account key`, ...). A quantity word anywhere
+(`token_count`, `max_tokens`) or a word that names *about* the secret after it (`token_type`,
+`private_key_id`, `secret_name`, `password_file`) keeps the value: we log those on purpose.
 
-Values: bearer tokens, AWS access key ids, Hugging Face, OpenAI and GitHub tokens,
-`key=value` pairs with a secret key, and passwords inside URLs are masked wherever they
-occur in a string, exception messages included.
+Free text (`redact_text`), in this order; every pattern runs in linear time on any input
+(possessive or bounded quantifiers, each run entered only at its start via a look-behind;
+`tests/unit/logging_lib/test_redaction_timing.py` checks the growth):
+1. private-key blocks (PEM of any flavour, PGP), up to their END line or the end of the string;
+2. credentials in URLs (`scheme://user:pass@`, `scheme://:token@`) and webhook URLs
+   (Slack, Discord, Teams, Zapier), whose path is the secret;
+3. auth schemes (`Bearer x`, `Basic x`, `Token x`);
+4. provider tokens by prefix (AWS, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, Google,
+   npm, PyPI, SendGrid, DigitalOcean, Shopify, Databricks, ... see `_PREFIXED`), JWTs;
+5. `key=value`, `key: value`, `"key": "value"` and `'key': 'value'` pairs (JSON or Python
+   reprs inside text, query strings, connection strings, headers, cookies) whose key is a
+   secret name;
+6. long random-looking tokens with no known prefix (mixed case and digits, high entropy),
+   which leaves hex digests, UUIDs, run ids, model names and paths alone.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from functools import lru_cache
 
 MASK = "***masked***"
 
+# -- key names -------------------------------------------------------------------------------
 _SECRET_WORDS = frozenset({
-    "password", "passwd", "pwd", "passphrase", "secret", "token", "authorization", "auth",
-    "cookie", "cookies", "credential", "credentials", "apikey", "signature", "jwt", "session",
+    "password", "passwd", "pwd", "pass", "passphrase", "passcode", "secret", "secrets", "token",
+    "authorization", "auth", "cookie", "cookies", "credential", "credentials", "cred", "creds",
+    "apikey", "apikeys", "signature", "sig", "jwt", "bearer", "session", "sessionid", "sid",
+    "csrf", "xsrf", "otp", "totp", "privatekey", "secretkey", "accesskey", "connectionstring",
+    "dsn", "sas", "pat",
 })
-_SECRET_COMPOUNDS = ("api_key", "access_key", "secret_key", "private_key", "session_key", "client_secret", "set_cookie")
-_WORD_SPLIT = re.compile(r"[_\-.\s]+")
+# A word ending in one of these is secret too: `csrftoken`, `jsessionid`, `dbpassword`, `hftoken`.
+_SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "sessionid", "sessid",
+                    "credentials", "privatekey", "secretkey", "accesskey", "cookie")
+# `key`/`keys` is secret only after one of these (`api key`, `x-api-key`, `AccountKey`).
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "secret", "private", "priv", "p", "signing", "sign", "encryption", "enc",
+    "master", "account", "client", "session", "auth", "subscription", "license", "app",
+    "application", "service", "shared", "storage", "deploy", "admin", "root", "ssh", "gpg", "pgp",
+    "rsa", "hmac", "jwt", "webhook", "consumer", "sas", "primary", "secondary", "decryption",
+    "crypto", "write", "read", "management", "partner", "merchant", "personal", "user", "bot",
+})
+# Present anywhere: the value is a quantity, not a credential (`token_count`, `max_tokens`).
+_QUANTITY_WORDS = frozenset({
+    "count", "counts", "num", "number", "total", "max", "min", "limit", "limits", "len", "length",
+    "size", "rate", "ratio", "usage", "budget", "remaining", "per", "avg", "mean", "used",
+})
+# After the secret word: the value is *about* the secret (`token_type`, `secret_name`).
+_ABOUT_WORDS = frozenset({
+    "id", "ids", "index", "idx", "type", "types", "kind", "name", "names", "file", "files", "path",
+    "paths", "dir", "env", "var", "ref", "url", "uri", "endpoint", "expiry", "expires",
+    "expiration", "expired", "ttl", "at", "enabled", "set", "present", "provided", "valid",
+    "source", "method", "mode", "scheme", "version", "prefix", "required", "arn", "label", "policy",
+    "rotation", "rotated", "age", "hint", "format", "algorithm", "alg", "strength", "reset",
+    "location", "provider", "store", "backend", "s", "ms", "error", "status",
+})
+_ALWAYS_SECRET_AFTER = frozenset({"session", "sessionid", "sid", "cookie"})  # `session_id` is a credential
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
-_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*"), r"\1 " + MASK),
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"), MASK),
-    (re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"), MASK),
-    (re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_\-]{16,}"), MASK),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), MASK),
-    (re.compile(r"\bxox[abpr]-[A-Za-z0-9\-]{10,}"), MASK),
-    (
-        re.compile(
-            r"(?i)\b([\w\-]*(?:password|passwd|secret|token|api[_\-]?key|access[_\-]?key|authorization)[\w\-]*)"
-            r"(\s*[=:]\s*)(?!\*\*\*masked)(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
-        ),
-        r"\1\2" + MASK,
-    ),
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:)[^\s@/]+@"), r"\1" + MASK + "@"),
-)
-# Cheap pre-filter: skip the regexes for strings that cannot hold any of the shapes above.
-_MAYBE_SECRET = re.compile(
-    r"(?i)bearer|basic|token|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|hf_|sk-|gh[pousr]_|xox|password|passwd|secret|key|authorization|://"
-)
+
+def key_words(key: str) -> list[str]:
+    """`AWS_SECRET_ACCESS_KEY`, `secretAccessKey`, `x-api-key` -> lower-case words."""
+    return [w.lower() for w in _CAMEL.findall(key[:256])]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    normalized = lowered.replace("-", "_")
-    if any(c in normalized for c in _SECRET_COMPOUNDS):
+    """True when a value stored under this name must be masked whatever it looks like."""
+    words = key_words(key)
+    last_secret = -1
+    for i, word in enumerate(words):
+        if word in _QUANTITY_WORDS:
+            return False
+        if _is_secret_word(word, words[i - 1] if i else ""):
+            last_secret = i
+    if last_secret < 0:
+        return False
+    after = words[last_secret + 1:]
+    if words[last_secret] in _ALWAYS_SECRET_AFTER:
+        after = [w for w in after if w not in ("id", "ids")]
+    return not any(w in _ABOUT_WORDS for w in after)
+
+
+def _is_secret_word(word: str, previous: str) -> bool:
+    if word in _SECRET_WORDS:
         return True
-    return any(word in _SECRET_WORDS for word in _WORD_SPLIT.split(lowered))
+    if word in ("key", "keys"):
+        return previous in _KEY_QUALIFIERS
+    if word in ("string", "strings", "str"):
+        return previous in ("connection", "conn")
+    if word.endswith(("key", "keys")) and word.rstrip("s")[:-3] in _KEY_QUALIFIERS:
+        return True
+    return len(word) > 5 and word.endswith(_SECRET_SUFFIXES)
+
+
+# -- shapes in free text -----------------------------------------------------------------------
+_TOKEN_CHARS = "A-Za-z0-9_-"
+_NOT_AFTER_TOKEN = rf"(?<![{_TOKEN_CHARS}])"
+
+_PEM = re.compile(
+    r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[^-\"]|-(?!----END))*+"  # body: each character looked at once, no backtracking
+    r"(?:-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+)
+_URL_AUTHORITY = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}+://)([^\s/?#\"'<>]{1,512}+)")
+_WEBHOOK = re.compile(
+    r"(?i)((?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+    r"|discord(?:app)?\.com/api/webhooks/"
+    r"|\.webhook\.office\.com/webhookb2/"
+    r"|outlook\.office(?:365)?\.com/webhook/"
+    r"|hooks\.zapier\.com/hooks/catch/"
+    r"|maker\.ifttt\.com/trigger/))"
+    r"[^\s\"'<>]++"
+)
+_AUTH_SCHEME = re.compile(r"(?i)(?<![A-Za-z0-9_-])(bearer|basic|token|digest|apikey)(\s++)([A-Za-z0-9._~+/=-]{8,512}+)")
+
+# Provider tokens: (prefix regex, tail class, minimum tail length). Shapes learnt from the
+# published rule sets of public secret scanners; the table is ours.
+_ALNUM, _B64URL, _HEX, _LHEX = "A-Za-z0-9", "A-Za-z0-9_-", "a-fA-F0-9", "a-f0-9"
+_PREFIXED: tuple[tuple[str, str, int], ...] = (
+    (r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])", "A-Z0-9", 16),  # AWS key ids
+    (r"gh[pousr]_", _ALNUM, 30), (r"github_pat_", "A-Za-z0-9_", 40),  # GitHub
+    (r"gl(?:pat|dt|rt|ptt|cbt|imt|oas|soat|ft|agent|ffct|wt)-", _B64URL, 20), (r"GR1348941", _B64URL, 20),  # GitLab
+    (r"xox[abposre]-", _B64URL, 10), (r"xoxe\.xox[bp]-", _B64URL, 10), (r"xapp-\d-", _B64URL, 10),  # Slack
+    (r"(?:sk|rk)_(?:live|test|prod)_", _ALNUM, 16), (r"whsec_", _ALNUM, 24),  # Stripe
+    (r"sk-ant-(?:api|admin|sid)\d\d-", _B64URL, 20),  # Anthropic
+    (r"sk-(?:proj-|svcacct-|admin-|None-)?", _B64URL, 20),  # OpenAI (and look-alikes: DeepSeek, ...)
+    (r"AIza", _B64URL, 30), (r"ya29\.", _B64URL, 20), (r"GOCSPX-", _B64URL, 20), (r"1//0", _B64URL, 30),  # Google
+    (r"npm_", _ALNUM, 30), (r"pypi-AgE", _B64URL, 40),  # npm, PyPI
+    (r"SG\.[A-Za-z0-9_-]{16,32}\.", _B64URL, 30),  # SendGrid
+    (r"(?:SK|AC)[0-9a-f]{32}", _ALNUM, 0),  # Twilio api key / account sid
+    (r"do[opr]_v1_", _LHEX, 40),  # DigitalOcean
+    (r"shp(?:at|ca|pa|ss)_", _HEX, 24),  # Shopify
+    (r"dapi", "a-h0-9", 32),  # Databricks
+    (r"hf_", _ALNUM, 20), (r"api_org_", _ALNUM, 20),  # Hugging Face
+    (r"key-", "a-z0-9", 32),  # Mailgun
+    (r"[0-9a-f]{32}-us\d{1,2}", "", 0),  # Mailchimp
+    (r"ATATT3", "A-Za-z0-9_=-", 50),  # Atlassian
+    (r"NRAK-", "A-Z0-9", 20), (r"NRII-", "A-Za-z0-9_-", 20),  # New Relic
+    (r"gl(?:c|sa)_", "A-Za-z0-9+/=_", 24),  # Grafana cloud / service account
+    (r"hv[sb]\.", _B64URL, 24),  # Vault
+    (r"pnu_", _ALNUM, 30),  # Prefect Cloud
+    (r"r8_", _ALNUM, 30), (r"gsk_", _ALNUM, 40), (r"pplx-", _ALNUM, 40), (r"xai-", _ALNUM, 40),  # model APIs
+    (r"lsv2_(?:pt|sk)_", "A-Za-z0-9_", 32),  # LangSmith
+    (r"sntry[su]_", "A-Za-z0-9+/=_", 40),  # Sentry
+    (r"dckr_pat_", _B64URL, 20), (r"sbp_", _LHEX, 40), (r"sb_secret_", _B64URL, 20),  # Docker, Supabase
+    (r"LTAI", _ALNUM, 20),  # Alibaba
+    (r"PMAK-", "a-f0-9-", 50),  # Postman
+    (r"lin_api_", _ALNUM, 30), (r"ntn_", _ALNUM, 30), (r"secret_", _ALNUM, 40),  # Linear, Notion
+    (r"AGE-SECRET-KEY-1", "A-Z0-9", 50),  # age
+    (r"sq0(?:atp|csp)-", _B64URL, 20), (r"EAA[A-Za-z0-9]{4}", _ALNUM, 60),  # Square, Meta
+    (r"pul-", _LHEX, 40), (r"dt0c01\.", "A-Za-z0-9.", 60), (r"[a-zA-Z0-9]{14}\.atlasv1\.", "a-zA-Z0-9_=-", 60),
+    (r"HRKU-", _B64URL, 30), (r"fo1_", _B64URL, 30), (r"nfp_", _ALNUM, 30), (r"vercel_", _ALNUM, 20),
+    (r"pscale_(?:tkn|pw|oauth)_", "A-Za-z0-9=._-", 32), (r"FLWSECK-", _ALNUM, 20), (r"EZAK", _ALNUM, 40),
+    (r"pat[A-Za-z0-9]{14}\.", _LHEX, 60),  # Airtable
+    (r"AKCp", _ALNUM, 60),  # JFrog
+    (r"ops_eyJ", "A-Za-z0-9+/=", 100),  # 1Password service account
+    (r"\d{8,10}:AA", _B64URL, 30),  # Telegram bot
+    (r"[MN][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.", _B64URL, 27),  # Discord bot
+    (r"[A-Za-z0-9_~.]{3}\dQ~", "A-Za-z0-9_~.-", 30),  # Azure AD client secret
+    (r"eyJ[A-Za-z0-9_-]{8,}+\.(?:eyJ)?[A-Za-z0-9_-]{4,}+\.", _B64URL, 0),  # JWT (signature may be empty)
+    (r"eyJ", "A-Za-z0-9+/=_-", 30),  # base64 JSON blobs: docker auths, k8s secrets, Grafana keys
+)
+_PROVIDER = re.compile(
+    _NOT_AFTER_TOKEN + "(?:" + "|".join(
+        f"{prefix}[{tail}]{{{low},}}+" if tail else prefix for prefix, tail, low in _PREFIXED
+    ) + ")"
+)
+
+# key <sep> value. The key is entered only at its start and is at most 128 characters.
+_KEY_SEP = re.compile(
+    r"(?<![A-Za-z0-9_.$-])([\"']?)([A-Za-z_$][A-Za-z0-9_.$-]{0,127}+)\1"
+    r"([ \t]{0,8}+(?:=>|:=|==|[=:])[ \t]{0,8}+)"
+)
+_VALUE = re.compile(
+    r"(?:(?i:bearer|basic|token|digest|negotiate|apikey|sharedaccesssignature)[ \t]++)?"
+    r"(?:\"(?:[^\"\\\n]|\\.)*+\"?|'(?:[^'\\\n]|\\.)*+'?|[^\s\"',;&<>]++)"
+)
+_HEADER_VALUE = re.compile(r"[^\r\n\"']*+")  # `Cookie: a=1; b=2`: the rest of the line
+_HEADER_KEYS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+_QUERY_SECRET_KEYS = frozenset({"key", "code"})
+
+# Long tokens with no known prefix; judged by `_looks_random`.
+_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/=_.-]{32,512}+(?![A-Za-z0-9+/=_.-])")
+
+# Cheap pre-filter: strings that cannot hold any shape above skip every pattern.
+_MAYBE_SECRET = re.compile(
+    r"(?i:pass|pwd|secret|token|auth|key|cookie|session|sig|cred|jwt|bearer|basic|digest|private"
+    r"|csrf|xsrf|otp|sid|dsn|conn|sas|pat|://|webhook|hooks\.|discord|BEGIN)"
+    r"|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T|gh[pousr]_|github_|gl[a-z]{1,5}[-_]|GR13|xox|xapp"
+    r"|[sr]k_|whsec|sk-|AIza|ya29|GOCSPX|1//0|npm_|pypi-|SG\.|SK[0-9a-f]|AC[0-9a-f]|do[opr]_v1|shp|dapi|hf_"
+    r"|api_org|-us\d|ATATT|NR[AI][KI]-|hv[sb]\.|pnu_|r8_|gsk_|pplx|xai-|lsv2|sntry|dckr|sbp_|sb_|LTAI|PMAK|lin_"
+    r"|ntn_|AGE-|sq0|EAA|pul-|dt0c|atlas|HRKU|fo1_|nfp_|vercel|pscale|FLWSEC|EZAK|AKCp|ops_|:AA|Q~|eyJ"
+    r"|[A-Za-z0-9+/=_.-]{32}"
+)
 
 
 def redact_text(text: str) -> str:
-    """Mask credential shapes inside free text."""
+    """Mask credential shapes inside free text; linear time in `len(text)`."""
     if not _MAYBE_SECRET.search(text):
         return text
-    for pattern, replacement in _VALUE_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    if "PRIVATE KEY" in text:
+        text = _PEM.sub(MASK, text)
+    if "://" in text:
+        text = _URL_AUTHORITY.sub(_mask_userinfo, text)
+    text = _WEBHOOK.sub(r"\1" + MASK, text)
+    text = _AUTH_SCHEME.sub(_mask_auth_scheme, text)
+    text = _PROVIDER.sub(MASK, text)
+    text = _mask_pairs(text)
+    return _LONG_TOKEN.sub(_mask_if_random, text)
+
+
+def _mask_userinfo(m: re.Match[str]) -> str:
+    userinfo, at, host = m.group(2).rpartition("@")  # the last `@`: passwords may hold one
+    if not at:
+        return m.group(0)
+    user, sep, password = userinfo.partition(":")
+    if password:
+        return f"{m.group(1)}{_keep_user(user)}:{MASK}@{host}"
+    return f"{m.group(1)}{_keep_user(userinfo)}@{host}"
+
+
+def _keep_user(user: str) -> str:
+    """A user name stays (`git`, `mlflow`); a token in the user position (`ghp_...@`) does not."""
+    if len(user) <= 24 and not (any(c.isdigit() for c in user) and len(user) >= 16):
+        return user
+    return MASK
+
+
+def _mask_auth_scheme(m: re.Match[str]) -> str:
+    scheme, space, credential = m.groups()
+    if _is_prose_word(credential) and (scheme.lower() != "bearer" or credential.islower()):
+        return m.group(0)  # "token validation failed", "Basic Authentication required"
+    return f"{scheme}{space}{MASK}"
+
+
+def _is_prose_word(text: str) -> bool:
+    return len(text) < 20 and text.isalpha() and (text.islower() or text.istitle() or text.isupper())
+
+
+def _mask_pairs(text: str) -> str:
+    """`key=value` pairs with a secret key; the scan never revisits a character it passed."""
+    out: list[str] = []
+    done = pos = 0
+    search, end = _KEY_SEP.search, len(text)
+    while pos < end:
+        m = search(text, pos)
+        if m is None:
+            break
+        key, value_at = m.group(2), m.end()
+        if not _pair_is_secret(key, text[m.start() - 1] if m.start() else ""):
+            pos = value_at  # the value may itself hold pairs: keep scanning inside it
+            continue
+        if key.lower() in _HEADER_KEYS and ":" in m.group(3):
+            v = _HEADER_VALUE.match(text, value_at)
+        else:
+            v = _VALUE.match(text, value_at)
+        value = v.group(0) if v else ""
+        if not value or value.strip("\"'") == MASK:
+            pos = max(value_at + len(value), m.end())
+            continue
+        quote = value[0] if value[0] in "\"'" else ""
+        out.append(text[done:value_at])
+        out.append(f"{quote}{MASK}{quote}")
+        done = pos = value_at + len(value)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _pair_is_secret(key: str, before: str) -> bool:
+    if is_secret_key(key):
+        return True
+    return before in "?&;" and before != "" and key.lower() in _QUERY_SECRET_KEYS
+
+
+def _mask_if_random(m: re.Match[str]) -> str:
+    token = m.group(0)
+    return MASK if _looks_random(token) else token
+
+
+_SEGMENTS = re.compile(r"[/._-]+")
+
+
+def _looks_random(token: str) -> bool:
+    """Mixed case with digits, high entropy, and a segment whose case/digit flips look random.
+
+    Hex digests and UUIDs (one case), paths and model names (`meta-llama/Llama-3.2-1B-Instruct`:
+    every segment a word, a number or a short tag) are kept.
+    """
+    core = token.rstrip("=")
+    if sum(c.isupper() for c in core) < 2 or sum(c.islower() for c in core) < 2 or not any(c.isdigit() for c in core):
+        return False
+    if not any(_segment_is_random(seg) for seg in _SEGMENTS.split(core)):
+        return False
+    n = len(core)
+    entropy = -sum(c / n * math.log2(c / n) for c in Counter(core).values())
+    return entropy >= 4.0
+
+
+def _segment_is_random(seg: str) -> bool:
+    if len(seg) < 10:
+        return False
+    kinds = ["d" if c.isdigit() else "u" if c.isupper() else "l" for c in seg]
+    flips = sum(a != b for a, b in zip(kinds, kinds[1:]))
+    return flips >= 4 and flips * 6 >= len(seg)
+
+
+@lru_cache(maxsize=8192)
+def redact_key(key: str) -> str:
+    """A dict key or event name as written: masked where it carries a secret shape itself.
+
+    Keys and event names repeat, so the answer is cached (bounded: hostile keys cannot grow it).
+    """
+    return redact_text(key)
+
+
+_KEY_POLICY: dict[str, tuple[bool, str]] = {}
+
+
+def key_policy(key: str) -> tuple[bool, str]:
+    """(mask the value?, the key as written) for one key; a plain dict for the logging hot path."""
+    policy = _KEY_POLICY.get(key)
+    if policy is None:
+        if len(_KEY_POLICY) >= 8192:  # hostile or generated keys cannot grow it without bound
+            _KEY_POLICY.clear()
+        policy = _KEY_POLICY[key] = (is_secret_key(key), redact_key(key))
+    return policy
+
+
+def unique_key(name: str, taken: dict, index: int) -> str:
+    """Two masked keys in one object must not overwrite each other."""
+    return name if name not in taken else f"{name}#{index}"

@@ -22,7 +22,7 @@ import math
 from pathlib import PurePath
 from typing import Any
 
-from logging_lib.redaction import MASK, is_secret_key, redact_text
+from logging_lib.redaction import MASK, key_policy, redact_text, unique_key
 
 MAX_DEPTH = 16
 MAX_ITEMS = 1000
@@ -91,7 +91,7 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
     """Any value -> JSON-safe value with secrets masked."""
     kind = type(value)
     if kind is str:
-        return _cut(redact_text(value), max_str)
+        return _redact_cut(value, max_str)
     if kind is int or kind is float or kind is bool or value is None:
         return number(value, path, problems) if kind is not bool and value is not None else value
     if depth >= MAX_DEPTH:
@@ -103,7 +103,9 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
                 out["<truncated>"] = f"<{len(value) - MAX_ITEMS} more items>"
                 break
             key = k if type(k) is str else str(k)
-            out[key] = MASK if is_secret_key(key) else clean(v, f"{path}.{key}", problems, max_str, depth + 1)
+            secret, name = key_policy(key)
+            value_out = MASK if secret else clean(v, f"{path}.{key}", problems, max_str, depth + 1)
+            out[name if name == key else unique_key(name, out, i)] = value_out
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
         seq = list(value)
@@ -112,11 +114,11 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
             out_list.append(f"<{len(seq) - MAX_ITEMS} more items>")
         return out_list
     if isinstance(value, str):  # str subclasses
-        return _cut(redact_text(str(value)), max_str)
+        return _redact_cut(str(value), max_str)
     if isinstance(value, (int, float)):
         return number(value, path, problems)
     if isinstance(value, BaseException):
-        return _cut(redact_text(format_exception_message(value)), max_str)
+        return _redact_cut(format_exception_message(value), max_str)
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -124,7 +126,7 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return _cut(redact_text(bytes(value).decode("utf-8", "replace")), max_str)
+        return _redact_cut(bytes(value).decode("utf-8", "replace"), max_str)
     item = getattr(value, "item", None)
     if item is not None and getattr(value, "ndim", None) == 0:
         try:
@@ -135,17 +137,24 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
         text = repr(value)
     except Exception as exc:  # a broken __repr__ must not break logging
         text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
-    return _cut(redact_text(text), max_str)
+    return _redact_cut(text, max_str)
 
 
 def format_exception_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _cut(text: str, max_str: int) -> str:
+# Redaction looks this far past the cut, so a secret straddling it is still recognised whole.
+_REDACT_MARGIN = 8192
+
+
+def _redact_cut(text: str, max_str: int) -> str:
+    """Redact, then cut; a huge string is cut (with margin) first so redaction stays bounded."""
     if len(text) <= max_str:
-        return text
-    return f"{text[:max_str]}...[truncated {len(text) - max_str} chars]"
+        return redact_text(text)
+    dropped = len(text) - max_str
+    text = redact_text(text[: max_str + _REDACT_MARGIN])
+    return f"{text[:max_str]}...[truncated {dropped} chars]"
 
 
 def is_finite_number(value: Any) -> bool:
