@@ -39,7 +39,7 @@ _SECRET_WORDS = frozenset({
     "authorization", "auth", "cookie", "cookies", "credential", "credentials", "cred", "creds",
     "apikey", "apikeys", "signature", "sig", "jwt", "bearer", "session", "sessionid", "sid",
     "csrf", "xsrf", "otp", "totp", "privatekey", "secretkey", "accesskey", "connectionstring",
-    "dsn", "sas", "pat",
+    "dsn", "sas", "pat", "oauth",
 })
 # A word ending in one of these is secret too: `csrftoken`, `jsessionid`, `dbpassword`, `hftoken`.
 _SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "sessionid", "sessid",
@@ -50,7 +50,8 @@ _KEY_QUALIFIERS = frozenset({
     "master", "account", "client", "session", "auth", "subscription", "license", "app",
     "application", "service", "shared", "storage", "deploy", "admin", "root", "ssh", "gpg", "pgp",
     "rsa", "hmac", "jwt", "webhook", "consumer", "sas", "primary", "secondary", "decryption",
-    "crypto", "write", "read", "management", "partner", "merchant", "personal", "user", "bot",
+    "crypto", "write", "read", "management", "partner", "merchant", "personal", "user", "bot", "pass",
+    "instrumentation", "ingestion", "publish", "server", "dev", "live", "prod", "test",
 })
 # Present anywhere: the value is a quantity, not a credential (`token_count`, `max_tokens`).
 _QUANTITY_WORDS = frozenset({
@@ -66,7 +67,7 @@ _ABOUT_WORDS = frozenset({
     "rotation", "rotated", "age", "hint", "format", "algorithm", "alg", "strength", "reset",
     "location", "provider", "store", "backend", "s", "ms", "error", "status",
 })
-_ALWAYS_SECRET_AFTER = frozenset({"session", "sessionid", "sid", "cookie"})  # `session_id` is a credential
+_ALWAYS_SECRET_AFTER = frozenset({"session", "sessionid", "sid", "cookie", "secret"})  # `session_id` is a credential
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
@@ -86,7 +87,8 @@ def is_secret_key(key: str) -> bool:
         if _is_secret_word(word, words[i - 1] if i else ""):
             last_secret = i
     if last_secret < 0:
-        return False
+        # a webhook URL is itself the credential (`SLACK_WEBHOOK_URL`)
+        return "webhook" in words and any(w in ("url", "uri") for w in words)
     after = words[last_secret + 1:]
     if words[last_secret] in _ALWAYS_SECRET_AFTER:
         after = [w for w in after if w not in ("id", "ids")]
@@ -167,7 +169,7 @@ _PREFIXED: tuple[tuple[str, str, int], ...] = (
     (r"pat[A-Za-z0-9]{14}\.", _LHEX, 60),  # Airtable
     (r"AKCp", _ALNUM, 60),  # JFrog
     (r"ops_eyJ", "A-Za-z0-9+/=", 100),  # 1Password service account
-    (r"\d{8,10}:AA", _B64URL, 30),  # Telegram bot
+    (r"(?:bot)?\d{8,10}:AA", _B64URL, 30),  # Telegram bot (also inside api.telegram.org/bot<token>/)
     (r"[MN][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.", _B64URL, 27),  # Discord bot
     (r"[A-Za-z0-9_~.]{3}\dQ~", "A-Za-z0-9_~.-", 30),  # Azure AD client secret
     (r"eyJ[A-Za-z0-9_-]{8,}+\.(?:eyJ)?[A-Za-z0-9_-]{4,}+\.", _B64URL, 0),  # JWT (signature may be empty)
@@ -179,21 +181,29 @@ _PROVIDER = re.compile(
     ) + ")"
 )
 
-# key <sep> value. The key is entered only at its start and is at most 128 characters.
+# key <sep> value: `k=v`, `k: v`, `"k": "v"`, `'k': 'v'`, `\\"k\\": \\"v\\"` (JSON inside a JSON
+# string), `--flag v`. The key is entered only at its start and is at most 128 characters.
 _KEY_SEP = re.compile(
-    r"(?<![A-Za-z0-9_.$-])([\"']?)([A-Za-z_$][A-Za-z0-9_.$-]{0,127}+)\1"
-    r"([ \t]{0,8}+(?:=>|:=|==|[=:])[ \t]{0,8}+)"
+    r"(?<![A-Za-z0-9_.$-])(?P<dash>--?)?(?:\\?[\"'])?(?P<key>[A-Za-z_$][A-Za-z0-9_.$-]{0,127}+)(?:\\?[\"'])?"
+    r"(?P<sep>[ \t]{0,8}+(?:=>|:=|==|[=:])[ \t]{0,8}+|(?(dash)[ \t]++|(?!)))"
 )
-_VALUE = re.compile(
-    r"(?:(?i:bearer|basic|token|digest|negotiate|apikey|sharedaccesssignature)[ \t]++)?"
-    r"(?:\"(?:[^\"\\\n]|\\.)*+\"?|'(?:[^'\\\n]|\\.)*+'?|[^\s\"',;&<>]++)"
+_QUOTED = (
+    r"\"(?:[^\"\\\n]|\\.)*+\"?|'(?:[^'\\\n]|\\.)*+'?"
+    r"|\\\"(?:[^\\\n]|\\(?!\"))*+(?:\\\")?|\\'(?:[^\\\n]|\\(?!'))*+(?:\\')?"
+    r"|\{[^}\n]*+\}?"  # ODBC: PWD={a;b}
 )
-_HEADER_VALUE = re.compile(r"[^\r\n\"']*+")  # `Cookie: a=1; b=2`: the rest of the line
+_SCHEME_WORD = r"(?:(?i:bearer|basic|token|digest|negotiate|apikey|sharedaccesssignature)[ \t]++)?"
+_VALUE = re.compile(rf"{_SCHEME_WORD}(?:{_QUOTED}|[^\s\"',;&<>]++)")
+# After `:` a value may hold spaces (`password: correct horse`): up to the end of the clause.
+_VALUE_AFTER_COLON = re.compile(rf"{_SCHEME_WORD}(?:{_QUOTED}|[^\s\"',;&<>{{}}\[\]][^\r\n\"',;&<>{{}}\[\]]*+)")
+_HEADER_VALUE = re.compile(r"[^\r\n\"']++")  # `Cookie: a=1; b=2`: the rest of the line
 _HEADER_KEYS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
 _QUERY_SECRET_KEYS = frozenset({"key", "code"})
+_XML_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,63}+)>([^<]++)</\1>")
 
 # Long tokens with no known prefix; judged by `_looks_random`.
-_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/=_.-]{32,512}+(?![A-Za-z0-9+/=_.-])")
+_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/=_.-]{32,}+")
+_SSH_PUBLIC = ("AAAAB3NzaC1", "AAAAC3NzaC1", "AAAAE2VjZHNh")  # public keys: `ssh-rsa AAAAB3NzaC1yc2E...`
 
 # Cheap pre-filter: strings that cannot hold any shape above skip every pattern.
 _MAYBE_SECRET = re.compile(
@@ -219,6 +229,8 @@ def redact_text(text: str) -> str:
     text = _AUTH_SCHEME.sub(_mask_auth_scheme, text)
     text = _PROVIDER.sub(MASK, text)
     text = _mask_pairs(text)
+    if "</" in text:
+        text = _XML_ELEMENT.sub(_mask_xml, text)
     return _LONG_TOKEN.sub(_mask_if_random, text)
 
 
@@ -259,19 +271,21 @@ def _mask_pairs(text: str) -> str:
         m = search(text, pos)
         if m is None:
             break
-        key, value_at = m.group(2), m.end()
-        if not _pair_is_secret(key, text[m.start() - 1] if m.start() else ""):
+        value_at = m.end()
+        if not _pair_is_secret(m.group("key"), text, m.start()):
             pos = value_at  # the value may itself hold pairs: keep scanning inside it
             continue
-        if key.lower() in _HEADER_KEYS and ":" in m.group(3):
-            v = _HEADER_VALUE.match(text, value_at)
+        sep = m.group("sep")
+        if ":" in sep and text[value_at:value_at + 1] not in ("\"", "'", "\\"):
+            matcher = _HEADER_VALUE if m.group("key").lower() in _HEADER_KEYS else _VALUE_AFTER_COLON
         else:
-            v = _VALUE.match(text, value_at)
+            matcher = _VALUE
+        v = matcher.match(text, value_at)
         value = v.group(0) if v else ""
-        if not value or value.strip("\"'") == MASK:
-            pos = max(value_at + len(value), m.end())
+        if not value or value.strip("\"'\\") == MASK:
+            pos = value_at + len(value)
             continue
-        quote = value[0] if value[0] in "\"'" else ""
+        quote = value[: 2 if value[0] == "\\" else 1] if value[0] in "\"'\\" else ""
         out.append(text[done:value_at])
         out.append(f"{quote}{MASK}{quote}")
         done = pos = value_at + len(value)
@@ -281,10 +295,21 @@ def _mask_pairs(text: str) -> str:
     return "".join(out)
 
 
-def _pair_is_secret(key: str, before: str) -> bool:
+def _pair_is_secret(key: str, text: str, start: int) -> bool:
     if is_secret_key(key):
         return True
-    return before in "?&;" and before != "" and key.lower() in _QUERY_SECRET_KEYS
+    before = text[start - 1] if start else ""
+    lowered = key.lower()
+    if before and before in "?&;" and lowered in _QUERY_SECRET_KEYS:
+        return True  # `?key=...`, `&code=...`
+    if before in (" ", "\t") and lowered in ("key", "keys", "token", "string"):
+        words = text[max(0, start - 24):start].split()
+        return bool(words) and is_secret_key(f"{words[-1]}_{key}")  # `API key: ...`, `access token: ...`
+    return False
+
+
+def _mask_xml(m: re.Match[str]) -> str:
+    return f"<{m.group(1)}>{MASK}</{m.group(1)}>" if is_secret_key(m.group(1)) else m.group(0)
 
 
 def _mask_if_random(m: re.Match[str]) -> str:
@@ -302,10 +327,13 @@ def _looks_random(token: str) -> bool:
     every segment a word, a number or a short tag) are kept.
     """
     core = token.rstrip("=")
+    if core.startswith(_SSH_PUBLIC):
+        return False
     if sum(c.isupper() for c in core) < 2 or sum(c.islower() for c in core) < 2 or not any(c.isdigit() for c in core):
         return False
-    if not any(_segment_is_random(seg) for seg in _SEGMENTS.split(core)):
-        return False
+    segments = [seg for seg in _SEGMENTS.split(core) if seg]
+    if 2 * sum(map(_segment_is_random, segments)) <= len(segments) - (len(segments) == 1):
+        return False  # `HuggingFaceTB/SmolLM2-135M-Instruct`: one odd word among plain ones
     n = len(core)
     entropy = -sum(c / n * math.log2(c / n) for c in Counter(core).values())
     return entropy >= 4.0
