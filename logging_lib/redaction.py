@@ -253,9 +253,25 @@ def _keep_user(user: str) -> str:
 
 def _mask_auth_scheme(m: re.Match[str]) -> str:
     scheme, space, credential = m.groups()
-    if _is_prose_word(credential) and (scheme.lower() != "bearer" or credential.islower()):
+    lowered = scheme.lower()
+    if _is_prose_word(credential) and (lowered != "bearer" or credential.islower()):
         return m.group(0)  # "token validation failed", "Basic Authentication required"
+    if ("=" in credential.rstrip("=") or credential[0] in "/." or _IDENTIFIER.fullmatch(credential)
+            or _LOGGED_ID.fullmatch(credential)):
+        # "token token_count=0", "token /path", "token max_new_tokens", "token <uuid|sha256>": a name,
+        # path or id we log. An `Authorization:` header is masked whole by the key rule anyway.
+        return m.group(0)
+    segments = _SEGMENTS.split(credential)
+    if len(segments) > 1 and not any(map(_segment_is_random, segments)):
+        return m.group(0)  # `meta-llama/Llama-3.2-1B-Instruct`, `v1.2.3`: names, not credentials
+    if lowered not in ("bearer", "basic") and not (
+            len(credential) >= 16 and any(c.isdigit() for c in credential) and any(c.isalpha() for c in credential)):
+        return m.group(0)  # after the word "token" only a credential-looking string counts
     return f"{scheme}{space}{MASK}"
+
+
+_IDENTIFIER = re.compile(r"[a-z]++(?:[_.][a-z0-9]++)++")
+_LOGGED_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-f]{64}")
 
 
 def _is_prose_word(text: str) -> bool:
@@ -317,7 +333,7 @@ def _mask_if_random(m: re.Match[str]) -> str:
     return MASK if _looks_random(token) else token
 
 
-_SEGMENTS = re.compile(r"[/._-]+")
+_SEGMENTS = re.compile(r"[/._=-]+")
 
 
 def _looks_random(token: str) -> bool:
@@ -331,8 +347,8 @@ def _looks_random(token: str) -> bool:
         return False
     if sum(c.isupper() for c in core) < 2 or sum(c.islower() for c in core) < 2 or not any(c.isdigit() for c in core):
         return False
-    segments = [seg for seg in _SEGMENTS.split(core) if seg]
-    if 2 * sum(map(_segment_is_random, segments)) <= len(segments) - (len(segments) == 1):
+    segments = [seg for seg in _SEGMENTS.split(core) if len(seg) >= 6]  # short tags (`v1`, `135M`) say nothing
+    if 2 * sum(len(seg) for seg in segments if _segment_is_random(seg)) <= sum(map(len, segments)):
         return False  # `HuggingFaceTB/SmolLM2-135M-Instruct`: one odd word among plain ones
     n = len(core)
     entropy = -sum(c / n * math.log2(c / n) for c in Counter(core).values())

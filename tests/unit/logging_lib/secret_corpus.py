@@ -53,7 +53,7 @@ def _pem_body(pem: str) -> str:
 def _jwt(rng: random.Random, alg: str = "HS256") -> str:
     enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
     header = enc({"alg": alg, "typ": "JWT"})
-    payload = enc({"sub": str(rng.randint(1, 10**9)), "iat": rng.randint(1.6e9, 1.8e9), "scope": "read write"})
+    payload = enc({"sub": str(rng.randint(1, 10**9)), "iat": rng.randint(1_600_000_000, 1_800_000_000), "scope": "read write"})
     sig = "" if alg == "none" else base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("=")
     return f"{header}.{payload}.{sig}"
 
