@@ -113,7 +113,8 @@ def test_no_secret_survives_on_any_path(tmp_path, path):
     for (family, text, secret), (raw, event) in zip(SECRETS, written):
         decoded = "\n".join(_strings(event))
         if secret in decoded or secret.encode() in raw:
-            leaks.append(f"{family}: {text[:80]!r} -> {decoded[-160:]!r}")
+            at = decoded.find(secret)
+            leaks.append(f"{family}: {text[:80]!r} -> ...{decoded[max(0, at - 60):at + len(secret) + 20]!r}")
     assert not leaks, f"{path}: {len(leaks)} of {len(SECRETS)} secrets written:\n" + "\n".join(leaks)
 
 
