@@ -29,8 +29,9 @@ def _rep(unit: str, n: int) -> str:
 
 
 def _fuzz(n: int) -> str:
+    """Random punctuation and letters; starts with a secret word so every size takes the full path."""
     rng = random.Random(n)
-    return "".join(rng.choice('a=:"\' /@-_.A0{}&?;\\\nkeyBEGIN') for _ in range(n))
+    return "password token://" + "".join(rng.choice('a=:"\' /@-_.A0{}&?;\\\nkeyBEGIN') for _ in range(n))
 
 
 # name -> n -> text of about n characters, aimed at one pattern (or several) each.
