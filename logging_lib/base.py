@@ -134,7 +134,7 @@ class TypedLogger:
                 key = str(key)
             if key in RESERVED_KEYS:
                 key = f"extra_{key}"
-            secret, name = key_policy(key)
+            secret, name, is_id = key_policy(key)
             if name != key:  # the key itself carries a secret
                 key = unique_key(name, event, len(event))
             if secret:
@@ -142,16 +142,16 @@ class TypedLogger:
             elif type(value) is float and value - value == 0.0:
                 event[key] = value
             else:
-                event[key] = clean(value, key, problems, max_str)
+                event[key] = clean(value, key, problems, max_str, 0, is_id)
 
     def _add_context(self, event: dict[str, Any], problems: Problems) -> None:
         context = _bound.get()
         if context:
             for key, value in context.items():
                 if key not in event:
-                    secret, name = key_policy(key)
+                    secret, name, is_id = key_policy(key)
                     event[unique_key(name, event, len(event))] = (
-                        MASK if secret else clean(value, key, problems, self._max_str))
+                        MASK if secret else clean(value, key, problems, self._max_str, 0, is_id))
         if "prefect" in sys.modules:
             for key, value in prefect_run_ids().items():
                 event.setdefault(key, value)

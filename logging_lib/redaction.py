@@ -38,7 +38,7 @@ _SECRET_WORDS = frozenset({
     "password", "passwd", "pwd", "pass", "passphrase", "passcode", "secret", "secrets", "token",
     "authorization", "auth", "cookie", "cookies", "credential", "credentials", "cred", "creds",
     "apikey", "apikeys", "signature", "sig", "jwt", "bearer", "session", "sessionid", "sid",
-    "csrf", "xsrf", "otp", "totp", "privatekey", "secretkey", "accesskey", "connectionstring",
+    "csrf", "xsrf", "otp", "totp", "mfa", "privatekey", "secretkey", "accesskey", "connectionstring",
     "dsn", "sas", "pat", "oauth",
 })
 # A word ending in one of these is secret too: `csrftoken`, `jsessionid`, `dbpassword`, `hftoken`.
@@ -51,7 +51,8 @@ _KEY_QUALIFIERS = frozenset({
     "application", "service", "shared", "storage", "deploy", "admin", "root", "ssh", "gpg", "pgp",
     "rsa", "hmac", "jwt", "webhook", "consumer", "sas", "primary", "secondary", "decryption",
     "crypto", "write", "read", "management", "partner", "merchant", "personal", "user", "bot", "pass",
-    "instrumentation", "ingestion", "publish", "server", "dev", "live", "prod", "test",
+    "instrumentation", "ingestion", "publish", "server", "dev", "live", "prod", "test", "functions",
+    "function", "host", "cluster", "registry", "repo", "vault",
 })
 # Present anywhere: the value is a quantity, not a credential (`token_count`, `max_tokens`).
 _QUANTITY_WORDS = frozenset({
@@ -99,7 +100,7 @@ def _is_secret_word(word: str, previous: str) -> bool:
     if word in _SECRET_WORDS:
         return True
     if word in ("key", "keys"):
-        return previous in _KEY_QUALIFIERS
+        return previous in _KEY_QUALIFIERS or previous.endswith("api")  # `x-rapidapi-key`
     if word in ("string", "strings", "str"):
         return previous in ("connection", "conn")
     if word.endswith(("key", "keys")) and word.rstrip("s")[:-3] in _KEY_QUALIFIERS:
@@ -135,7 +136,7 @@ _PREFIXED: tuple[tuple[str, str, int], ...] = (
     (r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])", "A-Z0-9", 16),  # AWS key ids
     (r"gh[pousr]_", _ALNUM, 30), (r"github_pat_", "A-Za-z0-9_", 40),  # GitHub
     (r"gl(?:pat|dt|rt|ptt|cbt|imt|oas|soat|ft|agent|ffct|wt)-", _B64URL, 20), (r"GR1348941", _B64URL, 20),  # GitLab
-    (r"xox[abposre]-", _B64URL, 10), (r"xoxe\.xox[bp]-", _B64URL, 10), (r"xapp-\d-", _B64URL, 10),  # Slack
+    (r"xox[abposrec]-", _B64URL, 10), (r"xoxe\.xox[bp]-", _B64URL, 10), (r"xapp-\d-", _B64URL, 10),  # Slack
     (r"(?:sk|rk)_(?:live|test|prod)_", _ALNUM, 16), (r"whsec_", _ALNUM, 24),  # Stripe
     (r"sk-ant-(?:api|admin|sid)\d\d-", _B64URL, 20),  # Anthropic
     (r"sk-(?:proj-|svcacct-|admin-|None-)?", _B64URL, 20),  # OpenAI (and look-alikes: DeepSeek, ...)
@@ -168,6 +169,9 @@ _PREFIXED: tuple[tuple[str, str, int], ...] = (
     (r"pscale_(?:tkn|pw|oauth)_", "A-Za-z0-9=._-", 32), (r"FLWSECK-", _ALNUM, 20), (r"EZAK", _ALNUM, 40),
     (r"pat[A-Za-z0-9]{14}\.", _LHEX, 60),  # Airtable
     (r"AKCp", _ALNUM, 60),  # JFrog
+    (r"access_token\$production\$[0-9a-z]{16}\$", _LHEX, 32),  # Braintree
+    (r"A{20}", "A-Za-z0-9%", 40),  # Twitter/X app bearer
+    (r"dp\.(?:pt|st|sa|ct|scim|audit)\.", _ALNUM, 40), (r"figd_", _B64URL, 30), (r"A3-[A-Z0-9]{6}-", "A-Z0-9-", 20),
     (r"ops_eyJ", "A-Za-z0-9+/=", 100),  # 1Password service account
     (r"(?:bot)?\d{8,10}:AA", _B64URL, 30),  # Telegram bot (also inside api.telegram.org/bot<token>/)
     (r"[MN][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.", _B64URL, 27),  # Discord bot
@@ -196,13 +200,13 @@ _SCHEME_WORD = r"(?:(?i:bearer|basic|token|digest|negotiate|apikey|sharedaccesss
 _VALUE = re.compile(rf"{_SCHEME_WORD}(?:{_QUOTED}|[^\s\"',;&<>]++)")
 # After `:` a value may hold spaces (`password: correct horse`): up to the end of the clause.
 _VALUE_AFTER_COLON = re.compile(rf"{_SCHEME_WORD}(?:{_QUOTED}|[^\s\"',;&<>{{}}\[\]][^\r\n\"',;&<>{{}}\[\]]*+)")
-_HEADER_VALUE = re.compile(r"[^\r\n\"']++")  # `Cookie: a=1; b=2`: the rest of the line
+_HEADER_VALUE = re.compile(r"[^\r\n]++")  # `Cookie: a=1; b="2"`, `Digest username="u", ...`: the rest of the line
 _HEADER_KEYS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
 _QUERY_SECRET_KEYS = frozenset({"key", "code"})
 _XML_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,63}+)>([^<]++)</\1>")
 
 # Long tokens with no known prefix; judged by `_looks_random`.
-_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/=_.-]{32,}+")
+_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_.%-])[A-Za-z0-9+/=_.%-]{32,}+")
 _SSH_PUBLIC = ("AAAAB3NzaC1", "AAAAC3NzaC1", "AAAAE2VjZHNh")  # public keys: `ssh-rsa AAAAB3NzaC1yc2E...`
 
 # Cheap pre-filters. Every key and scheme above contains one of these words (lower-cased), and
@@ -214,13 +218,18 @@ _KEYWORDS = ("pass", "pwd", "secret", "token", "auth", "key", "cookie", "session
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_~.+/=-]{15}")
 
 
-def redact_text(text: str) -> str:
-    """Mask credential shapes inside free text; linear time in `len(text)`."""
+def redact_text(text: str, *, ids: bool = False) -> str:
+    """Mask credential shapes inside free text; linear time in `len(text)`.
+
+    `ids=True` for values we log as identifiers (`request_id`, `*_run_id`): random-looking ids are
+    kept there, known token shapes are still masked.
+    """
     lowered = text.lower()
     if not any(word in lowered for word in _KEYWORDS):
         if not _TOKEN_RUN.search(text):
             return text
-        return _LONG_TOKEN.sub(_mask_if_random, _PROVIDER.sub(MASK, text))  # tokens need no keyword
+        text = _PROVIDER.sub(MASK, text)  # tokens need no keyword
+        return text if ids else _LONG_TOKEN.sub(_mask_if_random, text)
     if "PRIVATE KEY" in text:
         text = _PEM.sub(MASK, text)
     if "://" in text:
@@ -231,7 +240,7 @@ def redact_text(text: str) -> str:
     text = _mask_pairs(text)
     if "</" in text:
         text = _XML_ELEMENT.sub(_mask_xml, text)
-    return _LONG_TOKEN.sub(_mask_if_random, text)
+    return text if ids else _LONG_TOKEN.sub(_mask_if_random, text)
 
 
 def _mask_userinfo(m: re.Match[str]) -> str:
@@ -333,7 +342,7 @@ def _mask_if_random(m: re.Match[str]) -> str:
     return MASK if _looks_random(token) else token
 
 
-_SEGMENTS = re.compile(r"[/._=-]+")
+_SEGMENTS = re.compile(r"(?:[/._=-]|%[0-9A-Fa-f]{2})+")
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -374,16 +383,20 @@ def redact_key(key: str) -> str:
     return redact_text(key)
 
 
-_KEY_POLICY: dict[str, tuple[bool, str]] = {}
+_KEY_POLICY: dict[str, tuple[bool, str, bool]] = {}
 
 
-def key_policy(key: str) -> tuple[bool, str]:
-    """(mask the value?, the key as written) for one key; a plain dict for the logging hot path."""
+def key_policy(key: str) -> tuple[bool, str, bool]:
+    """(mask the value?, the key as written, is the value an id?) for one key.
+
+    A plain dict rather than lru_cache: this runs for every field of every event.
+    """
     policy = _KEY_POLICY.get(key)
     if policy is None:
         if len(_KEY_POLICY) >= 8192:  # hostile or generated keys cannot grow it without bound
             _KEY_POLICY.clear()
-        policy = _KEY_POLICY[key] = (is_secret_key(key), redact_key(key))
+        words = key_words(key)
+        policy = _KEY_POLICY[key] = (is_secret_key(key), redact_key(key), bool(words) and words[-1] in ("id", "ids"))
     return policy
 
 

@@ -87,11 +87,12 @@ def number(value: Any, path: str, problems: Problems) -> int | float | None:
     return None
 
 
-def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_STR_CHARS, depth: int = 0) -> Any:
-    """Any value -> JSON-safe value with secrets masked."""
+def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_STR_CHARS, depth: int = 0,
+          is_id: bool = False) -> Any:
+    """Any value -> JSON-safe value with secrets masked (`is_id`: the value of an `*_id` key)."""
     kind = type(value)
     if kind is str:
-        return _redact_cut(value, max_str)
+        return _redact_cut(value, max_str, is_id)
     if kind is int or kind is float or kind is bool or value is None:
         return number(value, path, problems) if kind is not bool and value is not None else value
     if depth >= MAX_DEPTH:
@@ -103,8 +104,8 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
                 out["<truncated>"] = f"<{len(value) - MAX_ITEMS} more items>"
                 break
             key = k if type(k) is str else str(k)
-            secret, name = key_policy(key)
-            value_out = MASK if secret else clean(v, f"{path}.{key}", problems, max_str, depth + 1)
+            secret, name, is_id = key_policy(key)
+            value_out = MASK if secret else clean(v, f"{path}.{key}", problems, max_str, depth + 1, is_id)
             out[name if name == key else unique_key(name, out, i)] = value_out
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -148,12 +149,12 @@ def format_exception_message(exc: BaseException) -> str:
 _REDACT_MARGIN = 8192
 
 
-def _redact_cut(text: str, max_str: int) -> str:
+def _redact_cut(text: str, max_str: int, is_id: bool = False) -> str:
     """Redact, then cut; a huge string is cut (with margin) first so redaction stays bounded."""
     if len(text) <= max_str:
-        return redact_text(text)
+        return redact_text(text, ids=is_id)
     dropped = len(text) - max_str
-    text = redact_text(text[: max_str + _REDACT_MARGIN])
+    text = redact_text(text[: max_str + _REDACT_MARGIN], ids=is_id)
     return f"{text[:max_str]}...[truncated {dropped} chars]"
 
 

@@ -180,7 +180,8 @@ def _families() -> dict[str, list[Gen]]:
         lambda r: (lambda k: (f"Authorization: Basic {k}", k))(base64.b64encode(f"user:{mixed(r, 10)}".encode()).decode()),
         lambda r: (lambda k: (f"headers: authorization=Bearer {k}", k))(mixed(r, 40)),
         lambda r: (lambda k: (f"Authorization: Token {k}", k))(rand(r, HEX, 40)),
-        lambda r: (lambda k: (f"x-api-key: {k}", k))(mixed(r, 32)))
+        lambda r: (lambda k: (f"x-api-key: {k}", k))(mixed(r, 32)),
+        lambda r: (lambda k: (f'Authorization: Digest username="bob", realm="api", nonce="{k}", response="{k}"', k))(rand(r, HEX, 32)))
     for name in ("apiKey", "accessToken", "clientSecret", "authToken", "passwd", "pwd", "pass", "secretAccessKey",
                  "privateKey", "x-api-key", "AWS_SECRET_ACCESS_KEY", "refresh_token", "db_password", "HF_TOKEN",
                  "MLFLOW_TRACKING_PASSWORD", "webhookSecret", "signing_key", "encryptionKey", "csrftoken"):
@@ -202,7 +203,12 @@ def _families() -> dict[str, list[Gen]]:
         lambda r: (lambda k: (f"jira {k}", k))("ATATT3xFfGF0" + rand(r, B64URL, 170) + "=" + rand(r, HEX.upper(), 8)),
         lambda r: (lambda k: (f"azure ad {k}", k))(rand(r, ALNUM, 3) + "8Q~" + rand(r, ALNUM + "_~.-", 34)),
         lambda r: (lambda k: (f"langsmith {k}", k))("lsv2_pt_" + rand(r, HEX, 32) + "_" + rand(r, HEX, 10)),
-        lambda r: (lambda k: (f"supabase {k}", k))("sbp_" + rand(r, HEX, 40)))
+        lambda r: (lambda k: (f"supabase {k}", k))("sbp_" + rand(r, HEX, 40)),
+        lambda r: (lambda k: (f"twitter {k}", k))("A" * 22 + mixed(r, 30) + "%2B" + mixed(r, 20) + "%3D" + mixed(r, 30)),
+        lambda r: (lambda k: (f"braintree {k}", k))(f"access_token$production${rand(r, LOWER_ALNUM, 16)}${rand(r, HEX, 32)}"),
+        lambda r: (lambda k: (f"slack cookie token {k}", k))("xoxc-" + rand(r, string.digits, 12) + "-" + rand(r, HEX, 64)),
+        lambda r: (lambda k: (f"doppler {k}", k))("dp.pt." + mixed(r, 43)),
+        lambda r: (lambda k: (f"figma {k}", k))("figd_" + rand(r, B64URL, 40)))
     add("high_entropy_unprefixed",
         lambda r: (lambda k: (f"using {k} for upload", k))(mixed(r, 40)),
         lambda r: (lambda k: (f"key material {k}", k))(mixed(r, 32)),
@@ -286,6 +292,7 @@ SECRET_KEY_NAMES: list[str] = [
     "session", "session_id", "sessionId", "JSESSIONID", "csrftoken", "xsrf_token", "credentials", "creds",
     "db_password", "MLFLOW_TRACKING_PASSWORD", "DATABASE_PASSWORD", "sas_token", "sig", "signature",
     "X-Amz-Signature", "X-Amz-Security-Token", "webhook_secret", "bearer", "jwt", "otp",
+    "x-rapidapi-key", "x-functions-key", "mfa_code", "SLACK_WEBHOOK_URL", "client-key-data", "secret_id",
 ]
 PLAIN_KEY_NAMES: list[str] = [
     "token_count", "prompt_tokens", "completion_tokens", "max_tokens", "num_tokens", "tokens_per_s",

@@ -182,6 +182,22 @@ def test_counts_are_not_masked(tmp_path):
     assert (e["token_count"], e["num_tokens"], e["max_tokens"], e["tokens_per_s"], e["prompt_tokens"]) == (12, 3, 64, 4.5, 7)
 
 
+def test_ids_we_log_are_kept_whatever_their_shape(tmp_path):
+    """Values of `*_id` fields keep random-looking ids (client-sent request ids); known token
+    shapes are still masked there."""
+    ids = ["chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "req_01J9ZK3M4N5P6Q7R8S9T0V1W2X", "3f2a1b4c-1234-4abc-8def-0123456789ab",
+           "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "Xk9Lm2Pq7Rs4Tv6Wy8Za1Bc3De5Fg0Hj"]
+    token = "ghp_" + "a1B2c3D4" * 4 + "e5F6"
+    log = InferenceLogger("gw", log_dir=str(tmp_path))
+    for rid in ids:
+        log.log_request(rid, "p", "m", flow_run_id=rid, nested={"mlflow_run_id": rid})
+    log.log_request(token, "p", "m")
+    log.close()
+    events = [orjson.loads(line) for f in (tmp_path / "inference").glob("*.log") for line in f.read_bytes().splitlines()]
+    assert [(e["request_id"], e["flow_run_id"], e["nested"]["mlflow_run_id"]) for e in events[:-1]] == [(i, i, i) for i in ids]
+    assert events[-1]["request_id"] == MASK
+
+
 def test_gateway_redaction_function_is_the_loggers():
     """The gateway logs request paths through APILogger (read tasks/gateway/app.py); headers and
     bodies it never logs. The same `redact_text` masks a hostile path."""
