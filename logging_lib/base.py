@@ -20,7 +20,7 @@ import structlog
 
 from logging_lib.context import _bound, prefect_run_ids
 from logging_lib.paths import resolve_log_dir, safe_name
-from logging_lib.redaction import MASK, key_policy, redact_text, unique_key
+from logging_lib.redaction import KEY_POLICIES, MASK, key_policy, redact_text, unique_key
 from logging_lib.sanitize import DEFAULT_MAX_STR_CHARS, Problems, clean, number
 from logging_lib.sink import DEFAULT_MAX_BYTES, acquire_sink, release_sink
 
@@ -33,6 +33,7 @@ RESERVED_KEYS = frozenset({"timestamp", "level", "message", "logger", "log_type"
 _ORJSON_OPTS = orjson.OPT_APPEND_NEWLINE
 _INT64 = 2**63
 _dumps = orjson.dumps  # every value reaching it went through clean()/number(), so it cannot fail
+_policy = KEY_POLICIES.get  # key -> (secret?, masked key or None, id?); key_policy() fills it
 
 _ts_second = -1
 _ts_prefix = ""
@@ -109,7 +110,7 @@ class TypedLogger:
             return
         problems = Problems()
         event: dict[str, Any] = {
-            "timestamp": iso_now(), "level": level, "message": key_policy(message)[1], "logger": self.name,
+            "timestamp": iso_now(), "level": level, "message": (_policy(message) or key_policy(message))[1] or message, "logger": self.name,
             "log_type": self.log_type,
         }
         for key, value in numbers.items():
@@ -134,9 +135,9 @@ class TypedLogger:
                 key = str(key)
             if key in RESERVED_KEYS:
                 key = f"extra_{key}"
-            secret, name, is_id = key_policy(key)
-            if name != key:  # the key itself carries a secret
-                key = unique_key(name, event, len(event))
+            secret, renamed, is_id = _policy(key) or key_policy(key)
+            if renamed is not None:  # the key itself carries a secret
+                key = unique_key(renamed, event, len(event))
             if secret:
                 event[key] = MASK
             elif type(value) is float and value - value == 0.0:
@@ -149,8 +150,8 @@ class TypedLogger:
         if context:
             for key, value in context.items():
                 if key not in event:
-                    secret, name, is_id = key_policy(key)
-                    event[unique_key(name, event, len(event))] = (
+                    secret, renamed, is_id = _policy(key) or key_policy(key)
+                    event[key if renamed is None else unique_key(renamed, event, len(event))] = (
                         MASK if secret else clean(value, key, problems, self._max_str, 0, is_id))
         if "prefect" in sys.modules:
             for key, value in prefect_run_ids().items():

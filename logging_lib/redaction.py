@@ -383,20 +383,21 @@ def redact_key(key: str) -> str:
     return redact_text(key)
 
 
-_KEY_POLICY: dict[str, tuple[bool, str, bool]] = {}
+# key -> (mask the value?, the key to write: None when unchanged, is the value an id?).
+# A plain dict the loggers read directly (`KEY_POLICIES.get(k) or key_policy(k)`): this runs for
+# every field of every event, where a function call per field is measurable.
+KEY_POLICIES: dict[str, tuple[bool, str | None, bool]] = {}
 
 
-def key_policy(key: str) -> tuple[bool, str, bool]:
-    """(mask the value?, the key as written, is the value an id?) for one key.
-
-    A plain dict rather than lru_cache: this runs for every field of every event.
-    """
-    policy = _KEY_POLICY.get(key)
+def key_policy(key: str) -> tuple[bool, str | None, bool]:
+    policy = KEY_POLICIES.get(key)
     if policy is None:
-        if len(_KEY_POLICY) >= 8192:  # hostile or generated keys cannot grow it without bound
-            _KEY_POLICY.clear()
+        if len(KEY_POLICIES) >= 8192:  # hostile or generated keys cannot grow it without bound
+            KEY_POLICIES.clear()
         words = key_words(key)
-        policy = _KEY_POLICY[key] = (is_secret_key(key), redact_key(key), bool(words) and words[-1] in ("id", "ids"))
+        written = redact_key(key)
+        policy = KEY_POLICIES[key] = (
+            is_secret_key(key), None if written == key else written, bool(words) and words[-1] in ("id", "ids"))
     return policy
 
 

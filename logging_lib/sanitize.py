@@ -104,9 +104,9 @@ def clean(value: Any, path: str, problems: Problems, max_str: int = DEFAULT_MAX_
                 out["<truncated>"] = f"<{len(value) - MAX_ITEMS} more items>"
                 break
             key = k if type(k) is str else str(k)
-            secret, name, is_id = key_policy(key)
+            secret, renamed, is_id = key_policy(key)
             value_out = MASK if secret else clean(v, f"{path}.{key}", problems, max_str, depth + 1, is_id)
-            out[name if name == key else unique_key(name, out, i)] = value_out
+            out[key if renamed is None else unique_key(renamed, out, i)] = value_out
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
         seq = list(value)
