@@ -96,9 +96,14 @@ def is_secret_key(key: str) -> bool:
     return not any(w in _ABOUT_WORDS for w in after)
 
 
+# Tokenizer vocabulary, not credentials: `pad_token`, `eos_token`, `special_tokens`.
+_VOCAB_TOKEN_KINDS = frozenset({"bos", "eos", "pad", "unk", "sep", "cls", "mask", "special", "start", "end", "stop",
+                                "eot", "image", "audio", "video", "added", "im", "tool", "think"})
+
+
 def _is_secret_word(word: str, previous: str) -> bool:
     if word in _SECRET_WORDS:
-        return True
+        return not (word == "token" and previous in _VOCAB_TOKEN_KINDS)
     if word in ("key", "keys"):
         return previous in _KEY_QUALIFIERS or previous.endswith("api")  # `x-rapidapi-key`
     if word in ("string", "strings", "str"):
@@ -297,7 +302,7 @@ def _mask_pairs(text: str) -> str:
         if m is None:
             break
         value_at = m.end()
-        if not _pair_is_secret(m.group("key"), text, m.start()):
+        if not _pair_is_secret(m.group("key"), text, m.start()) and not _is_user_password_flag(m, text):
             pos = value_at  # the value may itself hold pairs: keep scanning inside it
             continue
         sep = m.group("sep")
@@ -331,6 +336,14 @@ def _pair_is_secret(key: str, text: str, start: int) -> bool:
         words = text[max(0, start - 24):start].split()
         return bool(words) and is_secret_key(f"{words[-1]}_{key}")  # `API key: ...`, `access token: ...`
     return False
+
+
+def _is_user_password_flag(m: re.Match[str], text: str) -> bool:
+    """`curl -u user:pass`, `--proxy-user user:pass`."""
+    if not m.group("dash") or m.group("key").lower() not in ("u", "user", "proxy-user"):
+        return False
+    v = _VALUE.match(text, m.end())
+    return v is not None and ":" in v.group(0)
 
 
 def _mask_xml(m: re.Match[str]) -> str:

@@ -181,6 +181,7 @@ def _families() -> dict[str, list[Gen]]:
         lambda r: (lambda k: (f"headers: authorization=Bearer {k}", k))(mixed(r, 40)),
         lambda r: (lambda k: (f"Authorization: Token {k}", k))(rand(r, HEX, 40)),
         lambda r: (lambda k: (f"x-api-key: {k}", k))(mixed(r, 32)),
+        lambda r: (lambda k: (f"curl -u deploy:{k} https://ci.example.com", k))(mixed(r, 14)),
         lambda r: (lambda k: (f'Authorization: Digest username="bob", realm="api", nonce="{k}", response="{k}"', k))(rand(r, HEX, 32)))
     for name in ("apiKey", "accessToken", "clientSecret", "authToken", "passwd", "pwd", "pass", "secretAccessKey",
                  "privateKey", "x-api-key", "AWS_SECRET_ACCESS_KEY", "refresh_token", "db_password", "HF_TOKEN",
@@ -274,7 +275,7 @@ def _lookalikes(seed: int = 11) -> list[tuple[str, str]]:
     for misc in ("2026-11-30T20:12:41.123Z", "vllm/vllm-openai:v0.6.3", "alice@example.com", "10.0.0.12:9090",
                  "#ff8800", "v1.2.3-rc.1+build.5", "AKIA", "sk-learn", "dapi", "eyJ", "-----BEGIN CERTIFICATE-----",
                  "cuda:0", "bf16", "nf4", "lora_r=16 lora_alpha=32", "status_code=401", "x-request-id: 7d1f",
-                 "ThisIsNotASecret", "ABCDEFGHIJKLMNOP"):
+                 "ThisIsNotASecret", "ABCDEFGHIJKLMNOP", "eos_token: </s>", "pad_token=<pad>", "curl --user bob https://x"):
         out.append(("misc", misc))
     return out
 
@@ -300,4 +301,5 @@ PLAIN_KEY_NAMES: list[str] = [
     "task_run_id", "model_name", "tokenizer", "tokenizer_name", "path", "file_path", "prompt_sha256",
     "token_type", "private_key_id", "AWS_ACCESS_KEY_ID", "cache_key", "s3_key", "secret_name", "password_file",
     "token_path", "auth_type", "key_count", "keys_total", "pin_memory", "passage", "author", "session_name",
+    "pad_token", "eos_token", "bos_token", "special_tokens", "pad_token_id", "public_key", "publicKey",
 ]

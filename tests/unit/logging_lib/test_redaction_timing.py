@@ -50,6 +50,8 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "spaces after key": lambda n: "password" + " " * n,
     "backslashes": lambda n: 'password="' + "\\" * n,
     "cookie headers": lambda n: _rep("Cookie:", n),
+    "user flags": lambda n: _rep("-u a:", n),
+    "xml tags": lambda n: _rep("<password>", n) + "x</password>",
     "auth headers": lambda n: _rep("authorization: bearer ", n),
     # private keys
     "pem headers": lambda n: _rep("-----BEGIN PRIVATE KEY-----", n),
