@@ -13,7 +13,7 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from logging_lib import MASK, APILogger, InferenceLogger, SystemLogger, TrainingLogger
+from logging_lib import MASK, APILogger, InferenceLogger, SystemLogger, TrainingLogger, bind_context
 from logging_lib.redaction import redact_text
 from tests.unit.logging_lib.secret_corpus import FAMILIES, LOOKALIKES, PLAIN_KEY_NAMES, SECRET_KEY_NAMES, SECRETS
 
@@ -23,6 +23,11 @@ def _raise(text: str) -> BaseException:
         raise RuntimeError(text)
     except RuntimeError as exc:
         return exc
+
+
+def _with_context(logger: Any, **values: Any) -> None:
+    with bind_context(**values):
+        logger.log_step(1, 2, 0.5, 1e-4)
 
 
 # path name -> (logger class, kwargs, write(logger, text), where the text comes back in the event)
@@ -68,6 +73,7 @@ PATHS: dict[str, Path_] = {
                                    lambda e: e["cfg"]["a"][0]["b"]),
     "tuple and bytes values": (TrainingLogger, {}, lambda lg, t: lg.log_step(1, 2, 0.5, 1e-4, raw=t.encode(), tup=(t,)),
                                lambda e: e["raw"] if e["raw"] == e["tup"][0] else None),
+    "bound context value": (TrainingLogger, {}, lambda lg, t: _with_context(lg, note=t), lambda e: e["note"]),
     "dict key": (TrainingLogger, {}, lambda lg, t: lg.log_step(1, 2, 0.5, 1e-4, cfg={t: 1}), lambda e: next(iter(e["cfg"]))),
     "top-level key": (TrainingLogger, {}, lambda lg, t: lg.log_step(1, 2, 0.5, 1e-4, **{t: 1}),
                       lambda e: [k for k in e if k not in _FIXED_KEYS][0]),
@@ -148,8 +154,6 @@ def test_secret_key_names_are_masked_and_plain_ones_kept(tmp_path, where):
         elif where == "nested":
             log.log_step(1, 2, 0.5, 1e-4, outer={"list": [{name: "v4lue-Of-1t"}]})
         else:
-            from logging_lib import bind_context
-
             with bind_context(**{name: "v4lue-Of-1t"}):
                 log.log_step(1, 2, 0.5, 1e-4)
     log.close()
