@@ -17,9 +17,9 @@ Free text (`redact_text`), in this order; every pattern runs in linear time on a
 3. auth schemes (`Bearer x`, `Basic x`, `Token x`);
 4. provider tokens by prefix (AWS, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, Google,
    npm, PyPI, SendGrid, DigitalOcean, Shopify, Databricks, ... see `_PREFIXED`), JWTs;
-5. `key=value`, `key: value`, `"key": "value"` and `'key': 'value'` pairs (JSON or Python
-   reprs inside text, query strings, connection strings, headers, cookies) whose key is a
-   secret name;
+5. `key=value`, `key: value`, `"key": "value"`, `'key': 'value'`, `--key value` and
+   `<key>value</key>` pairs (JSON or Python reprs inside text, query strings, connection
+   strings, headers, cookies, command lines) whose key is a secret name;
 6. long random-looking tokens with no known prefix (mixed case and digits, high entropy),
    which leaves hex digests, UUIDs, run ids, model names and paths alone.
 """
@@ -221,6 +221,7 @@ _KEYWORDS = ("pass", "pwd", "secret", "token", "auth", "key", "cookie", "session
              "bearer", "basic", "digest", "private", "csrf", "xsrf", "otp", "sid", "dsn", "conn", "sas", "pat",
              "://", "webhook", "hooks.", "discord", "ifttt", "code")
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_~.+/=-]{15}")
+_SCHEME_WORDS = ("bearer", "basic", "token", "digest", "apikey")
 
 
 def redact_text(text: str, *, ids: bool = False) -> str:
@@ -239,10 +240,13 @@ def redact_text(text: str, *, ids: bool = False) -> str:
         text = _PEM.sub(MASK, text)
     if "://" in text:
         text = _URL_AUTHORITY.sub(_mask_userinfo, text)
-    text = _WEBHOOK.sub(r"\1" + MASK, text)
-    text = _AUTH_SCHEME.sub(_mask_auth_scheme, text)
+    if "hook" in lowered or "ifttt" in lowered:
+        text = _WEBHOOK.sub(r"\1" + MASK, text)
+    if any(word in lowered for word in _SCHEME_WORDS):
+        text = _AUTH_SCHEME.sub(_mask_auth_scheme, text)
     text = _PROVIDER.sub(MASK, text)
-    text = _mask_pairs(text)
+    if "=" in text or ":" in text or "-" in text:
+        text = _mask_pairs(text)
     if "</" in text:
         text = _XML_ELEMENT.sub(_mask_xml, text)
     return text if ids else _LONG_TOKEN.sub(_mask_if_random, text)
