@@ -129,7 +129,9 @@ class ObserveMiddleware:
         def finish() -> None:
             state["logged"] = True
             duration = time.perf_counter() - t0
-            status = state["status"]
+            # A stream whose 200 already left but that ended badly (client gone: 499, upstream
+            # died: 502/504) is logged and counted with the status of how it ended.
+            status = scope["state"].get("outcome_status") or state["status"]
             gw.metrics.observe_request(route, method, status, duration)
             if log_api:
                 gw.api.log_response(rid, status, round(duration * 1000.0, 3), method=method, path=path,
@@ -238,9 +240,11 @@ class ProxyStream(Response):
         except asyncio.CancelledError:
             if not watch.absorb():
                 raise
+            scope["state"]["outcome_status"] = 499
             self.on_disconnect()
         except OSError:  # the client went away while we were sending
             if watch.armed:
+                scope["state"]["outcome_status"] = 499
                 self.on_disconnect()
         finally:
             watch.stop()
@@ -320,7 +324,7 @@ async def proxy_completion(gw: Gateway, scope: Scope, receive: Receive, chat: bo
         return _upstream_failure(gw, rid, model, exc)
     if resp.status_code != 200:
         return await _read_whole(gw, resp, rid, model, t0, chat)
-    return ProxyStream(_relay(gw, resp, rid, model, t0, strip_usage, chat),
+    return ProxyStream(_relay(gw, resp, rid, model, t0, strip_usage, chat, state),
                        on_disconnect=lambda: gw.inference.log_error(rid, "client disconnected mid-stream",
                                                                     model_name=model, status=499))
 
@@ -362,10 +366,17 @@ async def _read_whole(gw: Gateway, resp: UpstreamResponse, rid: str, model: str,
 
 
 async def _relay(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: float, strip_usage: bool,
-                 chat: bool) -> AsyncIterator[bytes]:
+                 chat: bool, outcome: dict[str, Any]) -> AsyncIterator[bytes]:
+    """Upstream SSE events to the client as they come. A stream counts as complete only when
+    the server said `[DONE]`: one that stops before it (the backend died, or closed the
+    connection cleanly mid-generation) or that carries an error event ends as an
+    `inference_error`, with a final OpenAI-shaped error event for the client, and its
+    api_response gets that error's status (`outcome`), not the 200 already sent."""
     first: float | None = None
     usage: dict[str, Any] | None = None
     text: list[str] | None = [] if gw.inference.log_prompts else None
+    token_chunks = 0
+    upstream_error: dict[str, Any] | None = None
     buf = b""
     done = False
     try:
@@ -379,33 +390,65 @@ async def _relay(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: 
                 msg = _event_json(event)
                 if msg is not None:
                     choices = msg.get("choices")
-                    if choices:
+                    if choices and isinstance(choices, list):
+                        token_chunks += 1
                         if first is None:
                             first = time.perf_counter()
                         if text is not None:
-                            c0 = choices[0]
-                            part = (c0.get("delta") or {}).get("content") if chat else c0.get("text")
+                            part = _chunk_text(choices[0], chat)
                             if part:
                                 text.append(part)
                     if msg.get("usage"):
-                        usage = msg["usage"]
+                        usage = msg["usage"] if isinstance(msg["usage"], dict) else None
                         if strip_usage and not choices:
                             continue  # the client did not ask for the usage chunk
+                    if isinstance(msg.get("error"), dict) and upstream_error is None:
+                        upstream_error = msg["error"]
+                elif _is_done(event):
+                    done = True
                 out.append(event + b"\n\n")
             if out:
                 yield b"".join(out)
         if buf.strip():
+            done = done or _is_done(buf)
             yield buf
-        done = True
     except UpstreamError as exc:
-        gw.inference.log_error(rid, f"upstream failed mid-stream: {exc}", model_name=model, status=exc.status)
+        _stream_failed(gw, rid, model, outcome, exc.status, f"upstream failed mid-stream: {exc}")
         yield b"data: " + error_body(exc.status, f"upstream failed mid-stream: {exc}", exc.kind) + b"\n\n"
+        return
     finally:
         await resp.aclose()
-    if done:
+    if upstream_error is not None:  # the server reported the failure in the stream (and sent it on)
+        code = upstream_error.get("code")
+        status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+        _stream_failed(gw, rid, model, outcome, status,
+                       f"upstream error mid-stream: {str(upstream_error.get('message'))[:300]}")
+    elif not done:
+        message = f"{gw.cfg.backend_url} closed the stream before [DONE]"
+        _stream_failed(gw, rid, model, outcome, 502, f"upstream failed mid-stream: {message}")
+        yield b"data: " + error_body(502, f"upstream failed mid-stream: {message}", "bad_gateway",
+                                     "upstream_closed") + b"\n\n"
+    else:
         latency_ms = (time.perf_counter() - t0) * 1000.0
         ttft_ms = (first - t0) * 1000.0 if first is not None else None
-        _log_done(gw, rid, model, usage, latency_ms, ttft_ms, "".join(text) if text is not None else None)
+        _log_done(gw, rid, model, usage, latency_ms, ttft_ms, "".join(text) if text is not None else None,
+                  counted_tokens=token_chunks)
+
+
+def _stream_failed(gw: Gateway, rid: str, model: str, outcome: dict[str, Any], status: int, message: str) -> None:
+    outcome["outcome_status"] = status
+    gw.inference.log_error(rid, message, model_name=model, status=status)
+
+
+def _is_done(event: bytes) -> bool:
+    return any(line.startswith(b"data:") and line[5:].strip() == b"[DONE]" for line in event.split(b"\n"))
+
+
+def _chunk_text(choice: Any, chat: bool) -> str | None:
+    if not isinstance(choice, dict):
+        return None
+    part = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+    return part if isinstance(part, str) else None
 
 
 def data_usage(data: bytes) -> dict[str, Any] | None:
@@ -425,10 +468,15 @@ def _completion_text(data: bytes, chat: bool) -> str | None:
 
 
 def _log_done(gw: Gateway, rid: str, model: str, usage: dict[str, Any] | None, latency_ms: float,
-              ttft_ms: float | None, completion: str | None) -> None:
-    usage = usage or {}
+              ttft_ms: float | None, completion: str | None, counted_tokens: int = 0) -> None:
+    """A completed completion. Without the server's usage the count is the gateway's own (token
+    chunks of a stream; 0 when unknown) and the line says `usage_missing`, so it stays valid."""
+    usage = usage if isinstance(usage, dict) else {}
     tokens = usage.get("completion_tokens")
-    extra: dict[str, Any] = {"usage_missing": True} if not usage else {}
+    extra: dict[str, Any] = {}
+    if not isinstance(tokens, int):
+        tokens = counted_tokens
+        extra["usage_missing"] = True
     if gw.inference.log_prompts and completion is not None:
         extra["completion"] = completion
     gw.inference.log_response(rid, latency_ms=round(latency_ms, 3), tokens_generated=tokens, model_name=model,
