@@ -43,19 +43,28 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"}
+_METHODS = {"/v1/chat/completions": "POST", "/v1/completions": "POST", "/v1/models": "GET", "/health": "GET",
+            "/metrics": "GET"}  # route -> the one method it answers
 _JSON = "application/json"
 _COMPLETIONS = {"/v1/chat/completions": True, "/v1/completions": False}  # path -> chat?
+MAX_LOGGED_CHARS = 512  # of a client-chosen string (path) in a log line: what redaction ever sees of it
+MAX_MODEL_CHARS = 256
 
 
-def error_body(status: int, message: str, type_: str, code: str | int | None = None) -> bytes:
+def bounded(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    """`text` cut to `limit` chars with a marker that says how much was dropped."""
+    return text if len(text) <= limit else f"{text[:limit]}...[{len(text) - limit} more chars]"
+
+
+def error_body(status: int, message: str, type_: str, code: str | int | None = None, param: str | None = None) -> bytes:
     """OpenAI's error shape."""
-    return orjson.dumps({"error": {"message": message, "type": type_, "param": None,
+    return orjson.dumps({"error": {"message": message, "type": type_, "param": param,
                                    "code": code if code is not None else status}})
 
 
-def error_response(status: int, message: str, type_: str, code: str | int | None = None) -> Response:
-    return Response(error_body(status, message, type_, code), status_code=status, media_type=_JSON)
+def error_response(status: int, message: str, type_: str, code: str | int | None = None,
+                   param: str | None = None) -> Response:
+    return Response(error_body(status, message, type_, code, param), status_code=status, media_type=_JSON)
 
 
 class BodyTooLarge(Exception):
@@ -84,6 +93,12 @@ class Gateway:
         if self.pool is not None:
             await self.pool.aclose()
             self.pool = None
+
+    def refused_head(self, reason: str, url_prefix: bytes) -> None:
+        """A request the HTTP layer refused (431) before the app saw it: logged and counted."""
+        rid = f"req_{uuid.uuid4().hex}"
+        self.metrics.observe_request("other", "unknown", 431, 0.0)
+        self.api.log_response(rid, 431, 0.0, path=bounded(url_prefix.decode("latin-1")), error=reason)
 
     def authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
         if not self.api_keys:
@@ -117,10 +132,15 @@ class ObserveMiddleware:
             elif k == b"content-length":
                 length = int(v) if v.isdigit() else None
         rid = rid or f"req_{uuid.uuid4().hex}"
-        path, method = scope["path"], scope["method"]
-        route = path if path in _ROUTES else "other"
+        method = scope["method"]
+        allowed = _METHODS.get(scope["path"])
+        route = scope["path"] if allowed else "other"
+        # Auth is decided before anything else touches the request; what is logged of the path
+        # is bounded, so no client-chosen string costs the logger (redaction) more than 512 chars.
+        denied = scope["path"].startswith("/v1/") and not gw.authorized(headers)
+        path = bounded(scope["path"])
         scope.setdefault("state", {}).update(request_id=rid, t0=t0)
-        log_api = route not in ("/metrics",)
+        log_api = route != "/metrics"
         if log_api:
             gw.api.log_request(rid, method, path, request_bytes=length)
         state = {"status": 500, "bytes": 0, "in": 0, "logged": False}
@@ -160,17 +180,25 @@ class ObserveMiddleware:
             return message
 
         try:
-            if path.startswith("/v1/") and not gw.authorized(headers):
+            if denied:
                 await _send_plain(send_wrapper, 401, error_body(
                     401, "missing or invalid API key; send 'Authorization: Bearer <key>'", "invalid_request_error",
                     "invalid_api_key"))
+            elif allowed is None:
+                await _send_plain(send_wrapper, 404, error_body(
+                    404, f"no route {bounded(path, 100)}; the gateway serves {', '.join(sorted(_METHODS))}",
+                    "invalid_request_error", "not_found"))
+            elif method != allowed:
+                await _send_plain(send_wrapper, 405, error_body(
+                    405, f"{bounded(method, 20)} is not allowed on {route}; use {allowed}", "invalid_request_error",
+                    "method_not_allowed"), [(b"allow", allowed.encode())])
             elif length is not None and length > limit:
                 await _send_plain(send_wrapper, 413, error_body(
                     413, f"request body of {length} bytes is above the gateway's limit of {limit} bytes",
                     "invalid_request_error", "request_too_large"))
-            elif method == "POST" and path in _COMPLETIONS:
+            elif route in _COMPLETIONS:
                 # The hot path skips Starlette's routing and middleware layers (~0.2 ms per request).
-                response = await proxy_completion(gw, scope, receive_wrapper, _COMPLETIONS[path])
+                response = await proxy_completion(gw, scope, receive_wrapper, _COMPLETIONS[route])
                 await response(scope, receive_wrapper, send_wrapper)
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
@@ -179,9 +207,10 @@ class ObserveMiddleware:
                 finish()
 
 
-async def _send_plain(send: Send, status: int, body: bytes) -> None:
+async def _send_plain(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", _JSON.encode()), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", _JSON.encode()), (b"content-length", str(len(body)).encode()),
+                            *(headers or ())]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -305,8 +334,11 @@ async def proxy_completion(gw: Gateway, scope: Scope, receive: Receive, chat: bo
         return error_response(400, f"request body is not valid JSON: {exc}", "invalid_request_error", "invalid_json")
     if not isinstance(payload, dict):
         return error_response(400, "request body must be a JSON object", "invalid_request_error", "invalid_json")
-    model = str(payload.get("model") or "")
-    stream = bool(payload.get("stream"))
+    problem = _invalid_field(payload)
+    if problem is not None:
+        return error_response(400, problem[1], "invalid_request_error", "invalid_value", problem[0])
+    model = payload.get("model") or ""
+    stream = payload.get("stream") is True
     prompt = payload.get("messages") if chat else payload.get("prompt")
     gw.inference.log_request(rid, prompt, model, endpoint=path, stream=stream)
     strip_usage = False
@@ -327,6 +359,24 @@ async def proxy_completion(gw: Gateway, scope: Scope, receive: Receive, chat: bo
     return ProxyStream(_relay(gw, resp, rid, model, t0, strip_usage, chat, state),
                        on_disconnect=lambda: gw.inference.log_error(rid, "client disconnected mid-stream",
                                                                     model_name=model, status=499))
+
+
+def _invalid_field(payload: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, what to fix) for the first field the gateway reads that has the wrong type;
+    the rest of the body is vLLM's to check. A string "false" is not false: OpenAI's API
+    rejects it too, and treating it as truthy would stream to a client that asked not to."""
+    model = payload.get("model")
+    if model is not None and (not isinstance(model, str) or not 0 < len(model) <= MAX_MODEL_CHARS):
+        return "model", f"'model' must be a non-empty string of at most {MAX_MODEL_CHARS} characters"
+    if payload.get("stream") is not None and not isinstance(payload["stream"], bool):
+        return "stream", f"'stream' must be true or false, got {type(payload['stream']).__name__}"
+    opts = payload.get("stream_options")
+    if opts is not None:
+        if not isinstance(opts, dict):
+            return "stream_options", "'stream_options' must be an object"
+        if opts.get("include_usage") is not None and not isinstance(opts["include_usage"], bool):
+            return "stream_options.include_usage", "'stream_options.include_usage' must be true or false"
+    return None
 
 
 async def _unary(gw: Gateway, receive: Receive, path: str, body: bytes, rid: str, model: str, t0: float,
