@@ -34,7 +34,7 @@ from fastapi.responses import Response
 
 from configs.serving import GatewayConfig
 from logging_lib import APILogger, InferenceLogger
-from tasks.gateway.metrics import GatewayMetrics
+from tasks.gateway.metrics import OTHER, GatewayMetrics
 from tasks.gateway.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 
 Scope = MutableMapping[str, Any]
@@ -153,6 +153,11 @@ class ObserveMiddleware:
             # died: 502/504) is logged and counted with the status of how it ended.
             status = scope["state"].get("outcome_status") or state["status"]
             gw.metrics.observe_request(route, method, status, duration)
+            genai = scope["state"].get("gen_ai")
+            if genai is not None:
+                gw.metrics.observe_completion(genai["op"], genai["model"], duration,
+                                              error_type=str(status) if status >= 400 else "", ttft_s=genai.get("ttft_s"),
+                                              output_tokens=genai.get("out"), input_tokens=genai.get("in"))
             if log_api:
                 gw.api.log_response(rid, status, round(duration * 1000.0, 3), method=method, path=path,
                                     request_bytes=state["in"], response_bytes=state["bytes"])
@@ -339,6 +344,8 @@ async def proxy_completion(gw: Gateway, scope: Scope, receive: Receive, chat: bo
         return error_response(400, problem[1], "invalid_request_error", "invalid_value", problem[0])
     model = payload.get("model") or ""
     stream = payload.get("stream") is True
+    # What the metrics say of this completion (see finish()); the model only once the backend accepts it.
+    genai = state["gen_ai"] = {"op": "chat" if chat else "text_completion", "model": OTHER}
     prompt = payload.get("messages") if chat else payload.get("prompt")
     gw.inference.log_request(rid, prompt, model, endpoint=path, stream=stream)
     strip_usage = False
@@ -349,13 +356,14 @@ async def proxy_completion(gw: Gateway, scope: Scope, receive: Receive, chat: bo
             strip_usage = True
             body = orjson.dumps(payload)
     if not stream:
-        return await _unary(gw, receive, path, body, rid, model, t0, chat)
+        return await _unary(gw, receive, path, body, rid, model, t0, chat, state)
     try:
         resp = await gw.upstream().request("POST", path, body, {"content-type": _JSON, "x-request-id": rid})
     except UpstreamError as exc:
         return _upstream_failure(gw, rid, model, exc)
     if resp.status_code != 200:
-        return await _read_whole(gw, resp, rid, model, t0, chat)
+        return await _read_whole(gw, resp, rid, model, t0, chat, state)
+    genai["model"] = model
     return ProxyStream(_relay(gw, resp, rid, model, t0, strip_usage, chat, state),
                        on_disconnect=lambda: gw.inference.log_error(rid, "client disconnected mid-stream",
                                                                     model_name=model, status=499))
@@ -380,7 +388,7 @@ def _invalid_field(payload: dict[str, Any]) -> tuple[str, str] | None:
 
 
 async def _unary(gw: Gateway, receive: Receive, path: str, body: bytes, rid: str, model: str, t0: float,
-                 chat: bool) -> Response:
+                 chat: bool, state: dict[str, Any]) -> Response:
     """A non-streaming completion. A client that goes away while vLLM generates closes the
     upstream request too (vLLM aborts it), as a mid-stream disconnect does."""
     watch = DisconnectWatch(receive)
@@ -389,7 +397,7 @@ async def _unary(gw: Gateway, receive: Receive, path: str, body: bytes, rid: str
             resp = await gw.upstream().request("POST", path, body, {"content-type": _JSON, "x-request-id": rid})
         except UpstreamError as exc:
             return _upstream_failure(gw, rid, model, exc)
-        return await _read_whole(gw, resp, rid, model, t0, chat)
+        return await _read_whole(gw, resp, rid, model, t0, chat, state)
     except asyncio.CancelledError:
         if not watch.absorb():
             raise
@@ -399,7 +407,8 @@ async def _unary(gw: Gateway, receive: Receive, path: str, body: bytes, rid: str
         watch.stop()
 
 
-async def _read_whole(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: float, chat: bool) -> Response:
+async def _read_whole(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: float, chat: bool,
+                      state: dict[str, Any]) -> Response:
     try:
         data = await resp.aread()
     except UpstreamError as exc:
@@ -408,7 +417,8 @@ async def _read_whole(gw: Gateway, resp: UpstreamResponse, rid: str, model: str,
         await resp.aclose()
     latency_ms = (time.perf_counter() - t0) * 1000.0
     if resp.status_code == 200:
-        _log_done(gw, rid, model, data_usage(data), latency_ms, None, _completion_text(data, chat))
+        state["gen_ai"]["model"] = model
+        _log_done(gw, rid, model, data_usage(data), latency_ms, None, _completion_text(data, chat), state)
     else:
         gw.inference.log_error(rid, f"upstream HTTP {resp.status_code}: {data[:300].decode('utf-8', 'replace')}",
                                model_name=model, status=resp.status_code)
@@ -481,7 +491,7 @@ async def _relay(gw: Gateway, resp: UpstreamResponse, rid: str, model: str, t0: 
     else:
         latency_ms = (time.perf_counter() - t0) * 1000.0
         ttft_ms = (first - t0) * 1000.0 if first is not None else None
-        _log_done(gw, rid, model, usage, latency_ms, ttft_ms, "".join(text) if text is not None else None,
+        _log_done(gw, rid, model, usage, latency_ms, ttft_ms, "".join(text) if text is not None else None, outcome,
                   counted_tokens=token_chunks)
 
 
@@ -518,7 +528,7 @@ def _completion_text(data: bytes, chat: bool) -> str | None:
 
 
 def _log_done(gw: Gateway, rid: str, model: str, usage: dict[str, Any] | None, latency_ms: float,
-              ttft_ms: float | None, completion: str | None, counted_tokens: int = 0) -> None:
+              ttft_ms: float | None, completion: str | None, state: dict[str, Any], counted_tokens: int = 0) -> None:
     """A completed completion. Without the server's usage the count is the gateway's own (token
     chunks of a stream; 0 when unknown) and the line says `usage_missing`, so it stays valid."""
     usage = usage if isinstance(usage, dict) else {}
@@ -532,7 +542,10 @@ def _log_done(gw: Gateway, rid: str, model: str, usage: dict[str, Any] | None, l
     gw.inference.log_response(rid, latency_ms=round(latency_ms, 3), tokens_generated=tokens, model_name=model,
                               ttft_ms=round(ttft_ms, 3) if ttft_ms is not None else None,
                               prompt_tokens=usage.get("prompt_tokens"), **extra)
-    gw.metrics.observe_completion(model, ttft_ms / 1000.0 if ttft_ms is not None else None, tokens)
+    prompt_tokens = usage.get("prompt_tokens")
+    state["gen_ai"].update(ttft_s=ttft_ms / 1000.0 if ttft_ms is not None else None,
+                           out=tokens if "usage_missing" not in extra else None,
+                           **{"in": prompt_tokens if isinstance(prompt_tokens, int) else None})
 
 
 def _upstream_failure(gw: Gateway, rid: str, model: str | None, exc: UpstreamError) -> Response:

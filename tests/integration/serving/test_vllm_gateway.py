@@ -77,7 +77,8 @@ def test_streaming_through_gateway(stack) -> None:
     assert 0 < resp["ttft_ms"] <= resp["latency_ms"]
     assert text  # the adapter produced text
     metrics = httpx.get(stack.gateway_url + "/metrics").text
-    assert 'mlops_gateway_ttft_seconds_count{model="tiny"}' in metrics
+    assert ('gen_ai_server_time_to_first_token_seconds_count{gen_ai_operation_name="text_completion",'
+            'gen_ai_provider_name="vllm",gen_ai_request_model="tiny"}') in metrics
 
 
 def test_attached_mode_loads_the_adapter_at_run_time(stack) -> None:
