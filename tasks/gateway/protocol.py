@@ -4,8 +4,9 @@ Stock uvicorn on httptools accepts a request line or header of any size and buff
 whole (a 32 MB header cost ~65 MB), and the app then handles that URL. Here the URL is
 checked as it is parsed, the header block when it is complete, and the bytes of a head
 still incomplete after each read, so memory stays bounded by the limit plus one read.
-A refused head gets an OpenAI-shaped 431 and the connection is closed after a short linger
-(the rest of what the client sends is read and dropped, so it sees the answer, not a reset).
+A refused head gets an OpenAI-shaped 431 (and a head uvicorn cannot parse an OpenAI-shaped
+400 rather than its plain-text one); the connection is closed after a short linger (the rest
+of what the client sends is read and dropped, so it sees the answer, not a reset).
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def head_limited_protocol(max_request_line_bytes: int, max_header_bytes: int,
                     self._send_431()
 
         def send_400_response(self, msg: str) -> None:
+            """uvicorn's answer to a request it cannot parse, in OpenAI's error shape like the rest."""
             if self._refused is None:
-                super().send_400_response(msg)
+                self._refused = msg
+                self._answer(400, b"Bad Request", "malformed HTTP request: " + msg.rstrip("."), "invalid_http_request")
             else:
                 self._send_431()
 
@@ -77,11 +80,14 @@ def head_limited_protocol(max_request_line_bytes: int, max_header_bytes: int,
             reason = self._refused or "request head too large"
             if on_refused is not None:
                 on_refused(reason, bytes(getattr(self, "url", b"")[:512]))
-            body = orjson.dumps({"error": {"message": f"{reason}: send a shorter URL or fewer/smaller headers",
-                                           "type": "invalid_request_error", "param": None,
-                                           "code": "request_header_fields_too_large"}})
-            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+            self._answer(431, b"Request Header Fields Too Large",
+                         f"{reason}: send a shorter URL or fewer/smaller headers", "request_header_fields_too_large")
+
+        def _answer(self, status: int, phrase: bytes, message: str, code: str) -> None:
+            body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                           "code": code}})
+            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, phrase, len(body), body))
             transport: Any = self.transport
             if transport.can_write_eof():
                 transport.write_eof()
