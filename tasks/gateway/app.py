@@ -156,8 +156,9 @@ class ObserveMiddleware:
             genai = scope["state"].get("gen_ai")
             if genai is not None:
                 gw.metrics.observe_completion(genai["op"], genai["model"], duration,
-                                              error_type=str(status) if status >= 400 else "", ttft_s=genai.get("ttft_s"),
-                                              output_tokens=genai.get("out"), input_tokens=genai.get("in"))
+                                              error_type=str(status) if status >= 400 else "",
+                                              ttft_s=genai.get("ttft_s"), output_tokens=genai.get("out"),
+                                              input_tokens=genai.get("in"))
             if log_api:
                 gw.api.log_response(rid, status, round(duration * 1000.0, 3), method=method, path=path,
                                     request_bytes=state["in"], response_bytes=state["bytes"])

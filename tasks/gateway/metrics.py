@@ -55,6 +55,7 @@ class GatewayMetrics:
         self.tokens = Histogram("gen_ai_client_token_usage", "Input and output tokens per completion (server usage)",
                                 [*_GENAI, "gen_ai_token_type"], buckets=TOKEN_BUCKETS, registry=r)
         self._children: dict[tuple[str, str, int], tuple[object, object]] = {}
+        self._genai: dict[tuple[str, str, str], tuple[object, ...]] = {}
 
     def observe_request(self, path: str, method: str, status: int, duration_s: float) -> None:
         key = (path, method, status)
@@ -69,18 +70,26 @@ class GatewayMetrics:
                            input_tokens: int | None = None) -> None:
         """One completion as it ended. TTFT/TPOT and tokens only for successes (the spec's
         'successful responses'); TPOT needs at least two output tokens."""
-        labels = (operation, PROVIDER, model or OTHER)
-        self.genai_duration.labels(*labels, error_type).observe(duration_s)
+        key = (operation, model or OTHER, error_type)
+        series = self._genai.get(key)
+        if series is None:  # label lookups cost a lock and a dict each: once per series, not per request
+            labels = (operation, PROVIDER, model or OTHER)
+            duration_child = self.genai_duration.labels(*labels, error_type)
+            series = self._genai[key] = (duration_child, None, None, None, None) if error_type else (
+                duration_child, self.ttft.labels(*labels), self.tpot.labels(*labels),
+                self.tokens.labels(*labels, "input"), self.tokens.labels(*labels, "output"))
+        duration, ttft, tpot, tokens_in, tokens_out = series
+        duration.observe(duration_s)  # type: ignore[attr-defined]
         if error_type:
             return
         if ttft_s is not None:
-            self.ttft.labels(*labels).observe(ttft_s)
+            ttft.observe(ttft_s)  # type: ignore[attr-defined]
             if output_tokens and output_tokens > 1:
-                self.tpot.labels(*labels).observe(max(duration_s - ttft_s, 0.0) / (output_tokens - 1))
+                tpot.observe(max(duration_s - ttft_s, 0.0) / (output_tokens - 1))  # type: ignore[attr-defined]
         if isinstance(input_tokens, int):
-            self.tokens.labels(*labels, "input").observe(input_tokens)
+            tokens_in.observe(input_tokens)  # type: ignore[attr-defined]
         if isinstance(output_tokens, int):
-            self.tokens.labels(*labels, "output").observe(output_tokens)
+            tokens_out.observe(output_tokens)  # type: ignore[attr-defined]
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

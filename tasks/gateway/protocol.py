@@ -86,8 +86,8 @@ def head_limited_protocol(max_request_line_bytes: int, max_header_bytes: int,
         def _answer(self, status: int, phrase: bytes, message: str, code: str) -> None:
             body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
                                            "code": code}})
-            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, phrase, len(body), body))
+            head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+            self.transport.write(head % (status, phrase, len(body)) + body)
             transport: Any = self.transport
             if transport.can_write_eof():
                 transport.write_eof()

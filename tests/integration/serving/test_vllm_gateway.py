@@ -118,7 +118,8 @@ def _vllm_metric(base_url: str, name: str, text: str | None = None, **labels: st
 def _vllm_state(client: httpx.Client, url: str) -> tuple[float, float, float]:
     """(requests running, tokens generated, requests completed) from one /metrics scrape."""
     text = client.get(url + "/metrics").text
-    completed = sum(_vllm_metric(url, "vllm:request_success_total", text, finished_reason=r) for r in ("stop", "length"))
+    completed = sum(_vllm_metric(url, "vllm:request_success_total", text, finished_reason=reason)
+                    for reason in ("stop", "length"))
     return (_vllm_metric(url, "vllm:num_requests_running", text),
             _vllm_metric(url, "vllm:generation_tokens_total", text), completed)
 

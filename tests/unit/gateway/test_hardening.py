@@ -103,7 +103,8 @@ def test_oversized_request_line_and_headers_get_431_from_the_real_server(gateway
     # just under the limits is served as usual
     r = httpx.get(url + "/health", headers={"x-fine": "v" * 12000})
     assert r.status_code == 200
-    api = read_events(log_dir, "api", lambda ls: sum(e["status_code"] == 431 for e in by_event(ls, "api_response")) == 3)
+    api = read_events(log_dir, "api",
+                      lambda ls: sum(e["status_code"] == 431 for e in by_event(ls, "api_response")) == 3)
     refused = [e for e in by_event(api, "api_response") if e["status_code"] == 431]
     assert len(refused) == 3 and all(len(e.get("path", "")) < 600 for e in refused)
     assert validate_file(next((log_dir / "api").glob("*.log"))).ok

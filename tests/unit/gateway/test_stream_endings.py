@@ -82,7 +82,8 @@ async def _backend_without_done(reader: asyncio.StreamReader, writer: asyncio.St
     await reader.readuntil(b"\r\n\r\n")
     writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
     for _ in range(2):
-        event = b'data: {"id":"x","object":"text_completion","model":"stub-model","choices":[{"index":0,"text":"tok "}]}\n\n'
+        event = (b'data: {"id":"x","object":"text_completion","model":"stub-model",'
+                 b'"choices":[{"index":0,"text":"tok "}]}\n\n')
         writer.write(b"%x\r\n%s\r\n" % (len(event), event))
     writer.write(b"0\r\n\r\n")
     await writer.drain()
