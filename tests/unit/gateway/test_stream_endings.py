@@ -76,32 +76,62 @@ def test_backend_killed_mid_stream_ends_in_an_error_event_and_an_error_line(
     _all_valid(log_dir)
 
 
-async def _backend_without_done(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """An HTTP/1.1 server that sends two token chunks and then ends the body cleanly (the
-    chunked terminator) without `[DONE]`, as a server that gives up mid-generation might."""
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
-    for _ in range(2):
-        event = (b'data: {"id":"x","object":"text_completion","model":"stub-model",'
-                 b'"choices":[{"index":0,"text":"tok "}]}\n\n')
-        writer.write(b"%x\r\n%s\r\n" % (len(event), event))
-    writer.write(b"0\r\n\r\n")
-    await writer.drain()
-    writer.close()
+def _chunked_backend(events: list[bytes]):
+    """An HTTP/1.1 server that streams `events` and then ends the body cleanly (the chunked
+    terminator), as vLLM does after reporting an error, or as a server that gives up might."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        for event in events:
+            writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+    return handle
 
 
-@pytest.fixture
-def no_done_backend() -> Iterator[str]:
+TOKEN = (b'data: {"id":"x","object":"text_completion","model":"stub-model",'
+         b'"choices":[{"index":0,"text":"tok "}]}\n\n')
+
+
+def _serve(events: list[bytes]) -> Iterator[str]:
     import threading
 
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(asyncio.start_server(_backend_without_done, "127.0.0.1", 0))
+    server = loop.run_until_complete(asyncio.start_server(_chunked_backend(events), "127.0.0.1", 0))
     port = server.sockets[0].getsockname()[1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+
+
+@pytest.fixture
+def no_done_backend() -> Iterator[str]:
+    yield from _serve([TOKEN, TOKEN])
+
+
+@pytest.fixture
+def error_event_backend() -> Iterator[str]:
+    """vLLM's way of failing mid-stream: an error event, then [DONE]."""
+    error = b'data: {"error":{"message":"engine dead","type":"InternalServerError","param":null,"code":500}}\n\n'
+    yield from _serve([TOKEN, error, b"data: [DONE]\n\n"])
+
+
+def test_an_error_event_from_vllm_is_an_error_not_a_success(error_event_backend: str, make_gateway,
+                                                           log_dir: Path) -> None:
+    gw = make_gateway(error_event_backend)
+    r = httpx.post(gw.base_url + "/v1/completions", json=STREAM, headers={"x-request-id": "err-event"}, timeout=10)
+    msgs = _sse(r.text)
+    assert json.loads(msgs[1])["error"]["message"] == "engine dead" and msgs[-1] == "[DONE]"  # passed on as sent
+    inf = read_events(log_dir, "inference", lambda ls: len(by_event(ls, "inference_error")) == 1)
+    assert not by_event(inf, "inference_response")
+    err = by_event(inf, "inference_error")[0]
+    assert err["status"] == 500 and "engine dead" in err["error"]
+    api = read_events(log_dir, "api", lambda ls: len(by_event(ls, "api_response")) == 1)
+    assert by_event(api, "api_response")[0]["status_code"] == 500
+    _all_valid(log_dir)
 
 
 def test_stream_that_stops_before_done_is_an_upstream_failure(no_done_backend: str, make_gateway,
