@@ -82,6 +82,8 @@ class GatewayConfig(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(300.0, gt=0, description="max wait for the next upstream byte")
     max_body_bytes: int = Field(1_048_576, gt=0)
+    max_request_line_bytes: int = Field(8192, ge=256, description="longer request line (URL) -> 431")
+    max_header_bytes: int = Field(16384, ge=1024, description="larger header block -> 431")
     max_connections: int = Field(1024, gt=0, description="upstream connections at most; more in flight -> 503")
     log_prompts: bool = Field(False, description="write raw prompts and completions to the inference log")
 

@@ -15,6 +15,8 @@ def gateway(
     log_dir: Annotated[Optional[Path], typer.Option(help="default: $MLOPS_LOG_DIR, else ./logs")] = None,
     upstream_timeout_s: Annotated[float, typer.Option(help="max wait for the next byte from vLLM")] = 300.0,
     max_body_bytes: Annotated[int, typer.Option(help="largest request body accepted")] = 1_048_576,
+    max_request_line_bytes: Annotated[int, typer.Option(help="longer request line -> 431")] = 8192,
+    max_header_bytes: Annotated[int, typer.Option(help="larger header block -> 431")] = 16384,
     log_prompts: Annotated[bool, typer.Option(help="write raw prompts/completions to the inference log")] = False,
 ) -> None:
     """Serve /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics, logging every
@@ -27,7 +29,8 @@ def gateway(
 
     try:
         cfg = GatewayConfig(backend_url=backend_url, host=host, port=port, upstream_timeout_s=upstream_timeout_s,
-                            max_body_bytes=max_body_bytes, log_prompts=log_prompts)
+                            max_body_bytes=max_body_bytes, max_request_line_bytes=max_request_line_bytes,
+                            max_header_bytes=max_header_bytes, log_prompts=log_prompts)
     except ValidationError as exc:
         raise ConfigError(f"gateway options: {exc.errors()[0]['msg']} ({exc.errors()[0]['loc']})") from exc
     keys = GatewaySettings().key_list()

@@ -18,7 +18,14 @@ def serve(cfg: GatewayConfig, *, log_dir: str | None = None, api_keys: tuple[str
 
     app = create_app(cfg, log_dir=log_dir, api_keys=api_keys)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False, lifespan="on",
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, http=http_protocol(cfg, app))
+
+
+def http_protocol(cfg: GatewayConfig, app: Any) -> type:
+    """httptools with the gateway's request-head limits (431 beyond them)."""
+    from tasks.gateway.protocol import head_limited_protocol
+
+    return head_limited_protocol(cfg.max_request_line_bytes, cfg.max_header_bytes, app.gateway.refused_head)
 
 
 class BackgroundGateway:
@@ -36,7 +43,7 @@ class BackgroundGateway:
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://{cfg.host}:{self.port}"
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, http=http_protocol(cfg, self.app))
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
                                         name="gateway", daemon=True)

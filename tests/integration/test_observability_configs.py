@@ -28,7 +28,8 @@ RULES = OBS / "loki" / "rules" / "fake" / "mlops-alerts.yaml"
 STREAM_LABELS = {"job", "service", "host", "filename", "level"}
 SCHEMA_FIELDS = set(BASE_SCHEMA["properties"]) | {f for s in EVENT_SCHEMAS.values() for f in s["properties"]}
 GATEWAY_METRICS = {"mlops_gateway_requests_total", "mlops_gateway_request_duration_seconds",
-                   "mlops_gateway_ttft_seconds", "mlops_gateway_completion_tokens_total"}
+                   "gen_ai_server_request_duration_seconds", "gen_ai_server_time_to_first_token_seconds",
+                   "gen_ai_server_time_per_output_token_seconds", "gen_ai_client_token_usage"}
 ID_FIELDS = {"request_id", "run_id", "flow_run_id", "task_run_id", "gpu_id", "step", "prompt_sha256", "epoch"}
 
 
@@ -324,7 +325,8 @@ def test_prometheus_scrapes_the_gateway_and_vllm() -> None:
 def test_serving_dashboard_uses_only_metrics_that_exist() -> None:
     board = json.loads((OBS / "grafana" / "dashboards" / "mlops-serving-metrics.json").read_text())
     exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
-    gateway = {re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs for m in re.findall(r"mlops_gateway_\w+", e)}
+    gateway = {re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs
+               for m in re.findall(r"\b(?:mlops_gateway|gen_ai)_\w+(?=[{\[])", e)}  # metrics, not labels
     assert gateway == GATEWAY_METRICS
     vllm_used = {re.sub(r"_(bucket|sum|count|total)$", "", m) for e in exprs for m in re.findall(r"vllm:\w+", e)}
     assert len(vllm_used) >= 5

@@ -134,11 +134,29 @@ DASHBOARDS: dict[str, tuple[str, list[dict]]] = {
              "p95 {{path}}"),
             ("sum by (path) (rate(mlops_gateway_request_duration_seconds_sum[5m])) / "
              "sum by (path) (rate(mlops_gateway_request_duration_seconds_count[5m]))", "avg {{path}}")], "s", PROM),
-        ts("Gateway time to first token (s)", [
-            ("histogram_quantile(0.95, sum by (le, model) (rate(mlops_gateway_ttft_seconds_bucket[5m])))",
-             "p95 {{model}}")], "s", PROM),
-        ts("Gateway completion tokens per second", [
-            ("sum by (model) (rate(mlops_gateway_completion_tokens_total[1m]))", "{{model}}")], "short", PROM),
+        ts("Completion duration (s), OTel GenAI", [
+            ('histogram_quantile(0.95, sum by (le, gen_ai_request_model) '
+             '(rate(gen_ai_server_request_duration_seconds_bucket{error_type=""}[5m])))', "p95 {{gen_ai_request_model}}"),
+            ('histogram_quantile(0.5, sum by (le, gen_ai_request_model) '
+             '(rate(gen_ai_server_request_duration_seconds_bucket{error_type=""}[5m])))', "p50 {{gen_ai_request_model}}"),
+        ], "s", PROM),
+        ts("Failed completions per second by status (499 = client gave up)", [
+            ('sum by (error_type, gen_ai_operation_name) '
+             '(rate(gen_ai_server_request_duration_seconds_count{error_type!=""}[5m]))',
+             "{{error_type}} {{gen_ai_operation_name}}")], "reqps", PROM),
+        ts("Time to first token (s)", [
+            ("histogram_quantile(0.95, sum by (le, gen_ai_request_model) "
+             "(rate(gen_ai_server_time_to_first_token_seconds_bucket[5m])))", "p95 {{gen_ai_request_model}}"),
+            ("histogram_quantile(0.5, sum by (le, gen_ai_request_model) "
+             "(rate(gen_ai_server_time_to_first_token_seconds_bucket[5m])))", "p50 {{gen_ai_request_model}}"),
+        ], "s", PROM),
+        ts("Time per output token (s)", [
+            ("histogram_quantile(0.95, sum by (le, gen_ai_request_model) "
+             "(rate(gen_ai_server_time_per_output_token_seconds_bucket[5m])))", "p95 {{gen_ai_request_model}}")],
+           "s", PROM),
+        ts("Tokens per second by model and type", [
+            ("sum by (gen_ai_request_model, gen_ai_token_type) (rate(gen_ai_client_token_usage_sum[1m]))",
+             "{{gen_ai_token_type}} {{gen_ai_request_model}}")], "short", PROM),
         ts("vLLM requests running / waiting", [
             ("sum by (model_name) (vllm:num_requests_running)", "running {{model_name}}"),
             ("sum by (model_name) (vllm:num_requests_waiting)", "waiting {{model_name}}")], "short", PROM),

@@ -4,6 +4,7 @@ runtime adapter loading, and a benchmark run."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def test_streaming_through_gateway(stack) -> None:
     assert 0 < resp["ttft_ms"] <= resp["latency_ms"]
     assert text  # the adapter produced text
     metrics = httpx.get(stack.gateway_url + "/metrics").text
-    assert 'mlops_gateway_ttft_seconds_count{model="tiny"}' in metrics
+    assert ('gen_ai_server_time_to_first_token_seconds_count{gen_ai_operation_name="text_completion",'
+            'gen_ai_provider_name="vllm",gen_ai_request_model="tiny"}') in metrics
 
 
 def test_attached_mode_loads_the_adapter_at_run_time(stack) -> None:
@@ -105,54 +107,92 @@ def test_benchmark_through_gateway_joins_client_and_gateway_logs(stack, tmp_path
     assert ids <= gateway_side
 
 
-def _vllm_metric(base_url: str, name: str, **labels: str) -> float:
+def _vllm_metric(base_url: str, name: str, text: str | None = None, **labels: str) -> float:
     """Sum of a vLLM Prometheus series over the lines that carry `labels`."""
     want = [f'{k}="{v}"' for k, v in labels.items()]
-    text = httpx.get(base_url + "/metrics", timeout=10).text
+    text = text if text is not None else httpx.get(base_url + "/metrics", timeout=10).text
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name + "{") and all(w in line for w in want))
 
 
-def _completed(url: str) -> float:
-    return sum(_vllm_metric(url, "vllm:request_success_total", finished_reason=r) for r in ("stop", "length"))
+def _vllm_state(client: httpx.Client, url: str) -> tuple[float, float, float]:
+    """(requests running, tokens generated, requests completed) from one /metrics scrape."""
+    text = client.get(url + "/metrics").text
+    completed = sum(_vllm_metric(url, "vllm:request_success_total", text, finished_reason=reason)
+                    for reason in ("stop", "length"))
+    return (_vllm_metric(url, "vllm:num_requests_running", text),
+            _vllm_metric(url, "vllm:generation_tokens_total", text), completed)
 
 
-def _give_up(stack, stream: bool, rid: str) -> tuple[float, float, list[int]]:
-    """One request the client abandons; returns (requests completed, tokens generated, the
-    statuses of the gateway's inference_error lines for it)."""
+def _give_up(stack, stream: bool, rid: str) -> tuple[float, float, list[int], bool]:
+    """One request the client abandons while vLLM generates it, as vLLM's own counters show
+    (the old test gave up on a client-side timer, which under full CPU load fired up to 2 s
+    late, as late as the whole generation). A streaming client hangs up on the first token;
+    a non-streaming one once vLLM reports the request running. Returns (requests completed,
+    tokens generated, the statuses of the gateway's inference_error lines for it, whether
+    vLLM's API process showed the request running with under half its tokens generated
+    around the moment the client left: only then does the try prove anything)."""
     url = stack.deployment.base_url
-    completed, tokens = _completed(url), _vllm_metric(url, "vllm:generation_tokens_total")
-    body = {"model": "tiny", "prompt": "the quick brown", "max_tokens": 480, "ignore_eos": True, "temperature": 0,
-            "stream": stream}                        # ~2 s to generate in full here
-    with httpx.Client(timeout=httpx.Timeout(30, read=0.3)) as client:
-        if stream:  # the first tokens arrive, then the client hangs up
-            with client.stream("POST", stack.gateway_url + "/v1/completions", json=body,
-                               headers={"x-request-id": rid}) as r:
-                assert b"data: " in next(r.iter_raw())
-        else:       # the client's read timeout expires while vLLM generates
-            with pytest.raises(httpx.ReadTimeout):
-                client.post(stack.gateway_url + "/v1/completions", json=body, headers={"x-request-id": rid})
-    deadline = time.monotonic() + 30
-    while _vllm_metric(url, "vllm:num_requests_running") > 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1)
+    body = json.dumps({"model": "tiny", "prompt": "the quick brown", "max_tokens": 480, "ignore_eos": True,
+                       "temperature": 0, "stream": stream}).encode()   # ~1-2 s to generate in full here
+    host, port = stack.gateway_url.removeprefix("http://").split(":")
+    with httpx.Client(timeout=10) as metrics:
+        _, tokens0, completed0 = _vllm_state(metrics, url)
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(b"POST /v1/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
+                         b"x-request-id: %s\r\ncontent-length: %d\r\n\r\n%s" % (rid.encode(), len(body), body))
+            if stream:
+                received = b""
+                while b"data: " not in received:
+                    piece = sock.recv(65536)
+                    assert piece, received
+                    received += piece
+            else:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    running, tokens, completed = _vllm_state(metrics, url)
+                    if (running >= 1 and tokens > tokens0) or completed > completed0 or tokens - tokens0 >= 240:
+                        break
+                    time.sleep(0.01)
+        running, tokens, completed = _vllm_state(metrics, url)   # just after the client left
+        mid_generation = running >= 1 and completed == completed0 and tokens - tokens0 < 240
+        deadline = time.monotonic() + 30
+        while _vllm_state(metrics, url)[0] > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        _, tokens, completed = _vllm_state(metrics, url)
     errors = [ln["status"] for ln in _lines(stack.log_dir, "inference")
               if ln["request_id"] == rid and ln["message"] == "inference_error"]
-    return _completed(url) - completed, _vllm_metric(url, "vllm:generation_tokens_total") - tokens, errors
+    return completed - completed0, tokens - tokens0, errors, mid_generation
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_client_that_gives_up_makes_vllm_abort_the_generation(stack, stream: bool) -> None:
-    """vLLM stops generating for nobody: the request never completes and far fewer than
-    max_tokens are generated. Up to five tries: under full CPU load on 2 cores about one
-    abandoned request in four was seen to run to the end, never more than two in a row (see
-    docs/serving.md); a gateway that never cancels fails all five."""
-    tries = []
-    for attempt in range(5):
-        completed, tokens, errors = _give_up(stack, stream, f"it-gave-up-{int(stream)}-{attempt}")
-        assert errors in ([499], []), errors
-        tries.append((completed, tokens, errors))
-        if completed == 0 and tokens < 240 and errors == [499]:
-            print(f"aborted on try {attempt + 1}; before: {tries[:-1]}")
-            return
-    raise AssertionError(f"vLLM finished every abandoned request: (completed, tokens, gateway errors) = {tries}")
+    """vLLM stops generating for nobody: a client that leaves while vLLM generates its request
+    (streaming, or waiting for a non-streaming answer) never sees it complete, and far fewer
+    than max_tokens are generated. Every try in which the client verifiably left mid-generation
+    must abort; none may run to the end (a gateway that never cancels fails the first one).
+    A try is conclusive only if vLLM's API process answered /metrics while the request ran
+    with under half of it generated: when that process lags its engine (first long
+    generations after start-up; streaming under CPU starvation, where it turns tokens into
+    SSE chunks slower than the engine makes them) it handles nothing, a disconnect included,
+    until the engine is done, which no proxy can change (see docs/serving.md)."""
+    url = stack.deployment.base_url
+    warm = {"model": "tiny", "prompt": "warm up", "max_tokens": 480, "ignore_eos": True}
+    assert httpx.post(url + "/v1/completions", json=warm, timeout=120).status_code == 200
+    conclusive, inconclusive = [], []
+    for attempt in range(6):
+        rid = f"it-gave-up-{int(stream)}-{attempt}"
+        completed, tokens, errors, mid_generation = _give_up(stack, stream, rid)
+        if not mid_generation:
+            inconclusive.append((completed, tokens, errors))
+            continue
+        assert (completed, errors) == (0, [499]) and tokens < 240, (attempt, completed, tokens, errors)
+        conclusive.append(rid)
+        if len(conclusive) == 3:
+            break
+    print(f"conclusive {len(conclusive)}, inconclusive (completed, tokens, errors): {inconclusive}")
+    assert conclusive, f"vLLM never answered mid-generation in 6 tries: {inconclusive}"
+    status = {ln["request_id"]: ln["status_code"] for ln in _lines(stack.log_dir, "api")
+              if ln["message"] == "api_response"}
+    assert [status[rid] for rid in conclusive] == [499] * len(conclusive)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from configs.serving import GatewayConfig
 from logging_lib.schemas import validate_file
@@ -242,16 +243,38 @@ def test_prompts_logged_only_when_enabled(stub, make_gateway, log_dir: Path) -> 
     assert by_event(inf, "inference_response")[0]["completion"] == "tok " * 5
 
 
-def test_prometheus_metrics_names(stub, make_gateway) -> None:
+def test_prometheus_metrics_follow_the_genai_conventions(stub, make_gateway) -> None:
     gw = make_gateway(stub.base_url)
-    httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True})
+    httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stream": True, "stub": {"itl_ms": 20}})
     httpx.post(gw.base_url + "/v1/chat/completions", json={**CHAT, "stub": {"status": 400}})
-    text = httpx.get(gw.base_url + "/metrics").text
-    assert 'mlops_gateway_requests_total{method="POST",path="/v1/chat/completions",status="200"} 1.0' in text
-    assert 'mlops_gateway_requests_total{method="POST",path="/v1/chat/completions",status="400"} 1.0' in text
-    assert 'mlops_gateway_request_duration_seconds_count{path="/v1/chat/completions"} 2.0' in text
-    assert 'mlops_gateway_ttft_seconds_count{model="stub-model"} 1.0' in text
-    assert 'mlops_gateway_completion_tokens_total{model="stub-model"} 5.0' in text
+    httpx.post(gw.base_url + "/v1/completions", json={"model": "stub-model", "prompt": "x", "max_tokens": 3})
+    families = {f.name: f for f in text_string_to_metric_families(httpx.get(gw.base_url + "/metrics").text)}
+
+    def sample(family: str, suffix: str, **labels: str) -> float:
+        return sum(s.value for s in families[family].samples
+                   if s.name == family + suffix and all(s.labels.get(k) == v for k, v in labels.items()))
+
+    ok = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "vllm", "gen_ai_request_model": "stub-model"}
+    assert sample("mlops_gateway_requests", "_total", path="/v1/chat/completions", status="200") == 1
+    assert sample("mlops_gateway_requests", "_total", path="/v1/chat/completions", status="400") == 1
+    assert sample("gen_ai_server_request_duration_seconds", "_count", **ok, error_type="") == 1
+    # the backend refused it: counted as an error, and not under a model name the client chose
+    assert sample("gen_ai_server_request_duration_seconds", "_count", gen_ai_request_model="_OTHER",
+                  error_type="400") == 1
+    assert sample("gen_ai_server_request_duration_seconds", "_count", gen_ai_operation_name="text_completion") == 1
+    assert sample("gen_ai_server_time_to_first_token_seconds", "_count", **ok) == 1
+    tpot = sample("gen_ai_server_time_per_output_token_seconds", "_sum", **ok)
+    assert sample("gen_ai_server_time_per_output_token_seconds", "_count", **ok) == 1 and 0.015 < tpot < 1
+    assert sample("gen_ai_client_token_usage", "_sum", **ok, gen_ai_token_type="output") == 5
+    assert sample("gen_ai_client_token_usage", "_sum", **ok, gen_ai_token_type="input") == 7
+    # the spec's bucket boundaries
+    les = [float(s.labels["le"]) for s in families["gen_ai_server_time_to_first_token_seconds"].samples
+           if s.name.endswith("_bucket") and s.labels["gen_ai_request_model"] == "stub-model"]
+    assert les[:4] == [0.001, 0.005, 0.01, 0.02] and les[-2:] == [10.0, float("inf")]
+    les = [float(s.labels["le"]) for s in families["gen_ai_client_token_usage"].samples
+           if s.name.endswith("_bucket") and s.labels["gen_ai_token_type"] == "output"
+           and s.labels["gen_ai_operation_name"] == "chat"]
+    assert les[:3] == [1, 4, 16] and les[-2] == 67108864
 
 
 def test_cli_gateway_serves_and_rejects_bad_url(stub, tmp_path: Path, free_port: int) -> None:
