@@ -261,7 +261,7 @@ def test_cli_exit_codes_progress_and_summary(log_dir, bucket, aws_env, s3_client
     assert (log_dir / "training" / "another.log").exists()
 
     bad = run_cli("retention", "--log-dir", str(log_dir), "--destination", "ftp://host/x", env=aws_env)
-    assert bad.returncode == 1 and "s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH" in bad.stderr
+    assert bad.returncode == 1 and "s3://BUCKET/PREFIX, prefect://s3-bucket/BLOCK_NAME or file:///ABSOLUTE/PATH" in bad.stderr
 
 
 def _system_files(log_dir: Path) -> list[Path]:
