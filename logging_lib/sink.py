@@ -96,12 +96,34 @@ class FileSink:
 
 _registry: dict[tuple[str, str], FileSink] = {}
 _registry_lock = threading.Lock()
+_owner = 0  # the thread inside _locked_registry(), if any
+_deferred: list[FileSink] = []
+
+
+@contextlib.contextmanager
+def _locked_registry() -> Iterator[None]:
+    """The registry lock, plus the releases deferred while it was held.
+
+    A logger dropped without close() is released by its weakref finalizer, and the garbage
+    collector may run that finalizer on any allocation, including one made while this very
+    thread holds the lock in acquire_sink: waiting for the lock there would deadlock, so such a
+    release is queued and done here, before the lock is let go.
+    """
+    global _owner
+    with _registry_lock:
+        _owner = threading.get_ident()
+        try:
+            yield
+            while _deferred:
+                _release_locked(_deferred.pop())
+        finally:
+            _owner = 0
 
 
 def acquire_sink(directory: Path, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> FileSink:
     """The process-wide sink for this file family; creating a logger twice reuses it."""
     key = (str(directory), name)
-    with _registry_lock:
+    with _locked_registry():
         sink = _registry.get(key)
         if sink is None or sink._fd < 0:
             sink = _registry[key] = FileSink(directory, name, max_bytes)
@@ -110,18 +132,26 @@ def acquire_sink(directory: Path, name: str, max_bytes: int = DEFAULT_MAX_BYTES)
 
 
 def release_sink(sink: FileSink) -> None:
-    with _registry_lock:
-        sink._refs -= 1
-        if sink._refs <= 0:
-            sink.close()
-            key = (str(sink.directory), sink.name)
-            if _registry.get(key) is sink:
-                del _registry[key]
+    if _owner == threading.get_ident():  # a finalizer run by the GC inside _locked_registry()
+        _deferred.append(sink)
+        return
+    with _locked_registry():
+        _release_locked(sink)
+
+
+def _release_locked(sink: FileSink) -> None:
+    sink._refs -= 1
+    if sink._refs <= 0:
+        sink.close()
+        key = (str(sink.directory), sink.name)
+        if _registry.get(key) is sink:
+            del _registry[key]
 
 
 def _after_fork_in_child() -> None:
-    global _registry_lock
+    global _registry_lock, _owner
     _registry_lock = threading.Lock()
+    _owner = 0
     for sink in _registry.values():
         sink._reinit_after_fork()
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from configs.errors import RetentionError
 from configs.retention import RetentionConfig
-from logging_lib.retention_plan import (SKIP_RECENT, ArchiveGroup, InUse, SkippedFile, in_use_reason,
+from logging_lib.retention_plan import (SKIP_RECENT, ArchiveGroup, InUse, SkippedFile, in_use_now, in_use_reason,
                                         plan_retention)
 from logging_lib.sink import claim_for_deletion
 from tasks.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
@@ -263,7 +263,8 @@ def run_retention(
         raise RetentionError(f"log dir {log_dir} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
     try:
         with _exclusive_run(log_dir, dry_run):
-            plan = plan_retention(log_dir, config.log_types, config.retention_days, now=now, in_use=in_use)
+            plan = plan_retention(log_dir, config.log_types, config.retention_days, now=now,
+                                  in_use=_with_builtin_checks(in_use))
             _keep(run, plan.skipped)
             run.say(f"{len(plan.files)} log files older than {config.retention_days:g} days in {len(plan.groups)} "
                     f"groups, {len(plan.skipped)} kept (recent or in use); destination {destination.url}")
@@ -280,6 +281,13 @@ def run_retention(
         raise error from exc
     _summary_event(run)
     return report
+
+
+def _with_builtin_checks(extra: InUse | None) -> InUse:
+    builtin = in_use_now()
+    if extra is None:
+        return builtin
+    return lambda path: in_use_reason(builtin, path) or in_use_reason(extra, path)
 
 
 def _summary_event(run: _Run) -> None:
