@@ -2,7 +2,8 @@
 
     retention:
       retention_days: 7                  # archive log files last modified before this
-      destination: s3://my-bucket/logs   # or file:///srv/backups/logs; default: <data dir>/backups/logs
+      destination: s3://my-bucket/logs   # or prefect://s3-bucket/BLOCK (a prefect-aws S3Bucket block),
+                                         # or file:///srv/backups/logs; default: <data dir>/backups/logs
       keep_backups_days: 90              # prune archives of logs older than this (omit: keep all)
 
 Credentials are never part of this section: boto3 reads the standard AWS variables
@@ -46,11 +47,16 @@ def check_destination_url(url: str) -> str:
             raise ValueError(f"destination {url!r}: write s3://BUCKET/PREFIX with no credentials, query or fragment "
                              "(credentials come from the standard AWS environment variables)")
         return url
+    if parsed.scheme == "prefect":
+        if parsed.netloc != "s3-bucket" or not parsed.path.strip("/") or "/" in parsed.path.strip("/"):
+            raise ValueError(f"destination {url!r}: name a prefect-aws S3Bucket block as prefect://s3-bucket/BLOCK_NAME")
+        return url
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
             raise ValueError(f"destination {url!r} must be an absolute local path: file:///ABSOLUTE/PATH")
         return url
-    raise ValueError(f"destination {url!r} has an unsupported scheme; use s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH")
+    raise ValueError(f"destination {url!r} has an unsupported scheme; use s3://BUCKET/PREFIX, "
+                     "prefect://s3-bucket/BLOCK_NAME or file:///ABSOLUTE/PATH")
 
 
 class RetentionConfig(BaseModel):
@@ -62,7 +68,8 @@ class RetentionConfig(BaseModel):
                                                          "are archived, uploaded, verified and then deleted.")
     log_types: tuple[str, ...] = Field(DEFAULT_LOG_TYPES, min_length=1,
                                        description="Sub-folders of the log dir to archive (a missing one is skipped).")
-    destination: str | None = Field(None, description="s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH; "
+    destination: str | None = Field(None, description="s3://BUCKET/PREFIX, prefect://s3-bucket/BLOCK_NAME or "
+                                                      "file:///ABSOLUTE/PATH; "
                                                       "empty: a local folder under the project's data dir.")
     keep_backups_days: float | None = Field(None, gt=0, description="Delete archives whose logs are older than this "
                                                                      "many days from the destination; empty: keep all.")

@@ -1,8 +1,8 @@
 """Which log files retention may archive: the read-only planning half of `mlops retention`.
 
 A file is a candidate when it sits directly in `<log_dir>/<log_type>/`, ends in `.log`, was last
-modified before `now - retention_days`, and no live logger holds it (`is_file_in_use`: the
-shared flock every writer keeps on its current file). Candidates are grouped per log type and
+modified before `now - retention_days`, and nothing holds it: neither a writer's shared flock
+nor (Linux) an open descriptor in any process (`logging_lib.sink.why_in_use`). Candidates are grouped per log type and
 per UTC day of their modification time; each group becomes one archive. Planning only looks:
 it never opens a file for writing, so it is safe to run at any time (and is what --dry-run shows).
 """
@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logging_lib.sink import is_file_in_use
+from logging_lib.sink import LOCKED_BY_WRITER, open_file_holders, why_in_use
 
 SECONDS_PER_DAY = 86_400.0
-SKIP_IN_USE = "in use by a live logger"
+SKIP_IN_USE = LOCKED_BY_WRITER
 SKIP_RECENT = "modified within the retention window"
 
 
@@ -35,6 +35,22 @@ class LogFile:
     def day(self) -> str:
         """UTC day of the last modification, `YYYY-MM-DD`: the date an archive is filed under."""
         return time.strftime("%Y-%m-%d", time.gmtime(self.mtime))
+
+
+InUse = Callable[[Path], str | bool | None]  # why a file is in use (or just True), falsy when free
+
+
+def in_use_reason(in_use: InUse, path: Path) -> str | None:
+    why = in_use(path)
+    if not why:
+        return None
+    return why if isinstance(why, str) else SKIP_IN_USE
+
+
+def in_use_now() -> InUse:
+    """A checker over one /proc snapshot taken now (one scan for many files, not one per file)."""
+    holders = open_file_holders()
+    return lambda path: why_in_use(path, holders)
 
 
 @dataclass(frozen=True)
@@ -76,7 +92,7 @@ def plan_retention(
     retention_days: float,
     *,
     now: float | None = None,
-    in_use: Callable[[Path], bool] = is_file_in_use,
+    in_use: InUse | None = None,
 ) -> RetentionPlan:
     """List what retention would archive, grouped by (log type, UTC day), oldest day first."""
     if not retention_days or retention_days <= 0:
@@ -85,6 +101,7 @@ def plan_retention(
     if not root.is_dir():
         raise FileNotFoundError(f"log dir {root} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
     cutoff = (time.time() if now is None else now) - retention_days * SECONDS_PER_DAY
+    in_use = in_use_now() if in_use is None else in_use
     groups: dict[tuple[str, str], list[LogFile]] = {}
     skipped: list[SkippedFile] = []
     absent: list[str] = []
@@ -107,8 +124,9 @@ def plan_retention(
                 skipped.append(SkippedFile(name, SKIP_RECENT))
                 continue
             path = Path(entry.path)
-            if in_use(path):
-                skipped.append(SkippedFile(name, SKIP_IN_USE))
+            why = in_use_reason(in_use, path)
+            if why:
+                skipped.append(SkippedFile(name, why))
                 continue
             f = LogFile(path=path, name=name, log_type=log_type, size_bytes=st.st_size, mtime=st.st_mtime)
             groups.setdefault((log_type, f.day), []).append(f)

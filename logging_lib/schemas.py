@@ -97,8 +97,13 @@ _EVENTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
         "bytes_in": _n("bytes archived", False), "archive_bytes": _n("compressed bytes", False),
         "archive_sha256": _STR, "status": _STR, "duration_ms": _n("archive+upload+verify, ms"),
     }, ["source_log_type", "day", "key", "files", "archive_bytes", "status"]),
-    "retention_failed": ("system", "ERROR", {"source_log_type": _STR, "day": _STR, "error": _STR},
-                         ["source_log_type", "day", "error"]),
+    "retention_failed": ("system", "ERROR", {
+        "source_log_type": {**_STR, "description": "the group that failed; absent when the whole run failed"},
+        "day": _STR, "destination": _STR, "error": {**_STR, "description": "the reason, naming what to fix"},
+    }, ["error"]),
+    "retention_kept": ("system", "", {"file": {**_STR, "description": "relative to the log dir"},
+                                      "reason": {**_STR, "description": "e.g. held open by pid N without a lock"}},
+                       ["file", "reason"]),
     "retention_summary": ("system", "", {
         "dry_run": {"type": "boolean"}, "destination": _STR, "deleted": _n("files deleted", False),
         "skipped": _n("files skipped", False), "pruned": _n("old backups pruned", False),

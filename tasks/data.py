@@ -83,16 +83,14 @@ def read_jsonl(path: Path, on_bad_row: str = "error") -> tuple[list[list[dict[st
         raise DataError(f"dataset file {path} not found; set data.path to an existing JSONL file")
     rows: list[list[dict[str, str]]] = []
     bad: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(normalize_row(json.loads(line)))
-            except json.JSONDecodeError as exc:
-                bad.append((lineno, f"not valid JSON ({exc.msg} at column {exc.colno})"))
-            except ValueError as exc:
-                bad.append((lineno, str(exc)))
+    try:
+        with path.open("rb") as fh:  # bytes: a line that is not UTF-8 is one bad row, not the whole file
+            for lineno, raw in enumerate(fh, start=1):
+                why = _parse_line(raw, lineno, rows)
+                if why:
+                    bad.append((lineno, why))
+    except OSError as exc:
+        raise DataError(f"cannot read dataset file {path}: {exc}") from exc
     if bad and on_bad_row == "error":
         listed = "\n".join(f"  line {n}: {why}" for n, why in bad[:_MAX_LISTED])
         more = f"\n  ... and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
@@ -101,6 +99,25 @@ def read_jsonl(path: Path, on_bad_row: str = "error") -> tuple[list[list[dict[st
     if not rows:
         raise DataError(f"{path}: no usable rows" + (f" ({len(bad)} skipped as bad)" if bad else ""))
     return rows, bad
+
+
+def _parse_line(raw: bytes, lineno: int, rows: list[list[dict[str, str]]]) -> str | None:
+    """Append the row on this line to `rows`; return why it is bad instead, or None."""
+    try:
+        line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}); save the file as UTF-8"
+    if not line.strip():
+        return None
+    try:
+        rows.append(normalize_row(json.loads(line)))
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return "JSON nested too deeply"
+    except ValueError as exc:  # includes integers too long to convert
+        return str(exc)
+    return None
 
 
 # --- the synthetic task ---------------------------------------------------------------

@@ -8,14 +8,16 @@ For each (log type, UTC day) group that `logging_lib.retention_plan` finds old e
 3. upload the archive under `<log_type>/<YYYY-MM-DD>/<log_type>_<day>_<digest>.tar.gz`, where
    the digest is taken over the manifest, so the same files always get the same key;
 4. read the archive back and compare size and sha256; only then
-5. delete the local files, each re-checked just before: still not held by a live logger and
-   unchanged since it was hashed.
+5. delete the local files, each re-checked just before, under an exclusive flock: not locked
+   by a writer, not held open by any process (Linux: /proc/<pid>/fd), and unchanged since it
+   was hashed. A file kept for any of these reasons is written as a `retention_kept` event.
 
 Idempotence comes from step 2: a re-run first reads the manifests already filed for that day.
 Files an archive that verifies already holds are deleted without a second upload; an archive
 that was interrupted (manifest written, archive missing or partial) is rebuilt from exactly
 its files under the same key. So a failure at any step neither loses nor duplicates data.
-A destination that cannot be reached stops the run before anything is deleted.
+A destination that cannot be reached stops the run before anything is deleted; every failure
+is written as a `retention_failed` event with its reason.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from typing import Any
 
 from configs.errors import RetentionError
 from configs.retention import RetentionConfig
-from logging_lib.retention_plan import SKIP_IN_USE, ArchiveGroup, SkippedFile, plan_retention
-from logging_lib.sink import is_file_in_use
+from logging_lib.retention_plan import (SKIP_RECENT, ArchiveGroup, InUse, SkippedFile, in_use_now, in_use_reason,
+                                        plan_retention)
+from logging_lib.sink import claim_for_deletion
 from tasks.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
 
 ARCHIVE_FORMAT = "mlops-log-archive/1"
@@ -48,6 +51,7 @@ LOCK_NAME = ".retention.lock"
 SKIP_CHANGED = "changed after it was archived; kept"
 SKIP_VANISHED = "vanished or unreadable while archiving"
 _MIB = 1024 * 1024
+_CLAIM_BATCH = 256  # files locked at once while deleting (each holds a descriptor)
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,7 @@ class _Run:
     report: RetentionReport
     progress: Callable[[str], None]
     events: Any
-    in_use: Callable[[Path], bool]
+    in_use: InUse | None
     dry_run: bool
 
     def say(self, message: str) -> None:
@@ -242,12 +246,14 @@ def run_retention(
     now: float | None = None,
     progress: Callable[[str], None] | None = None,
     events: Any = None,
-    in_use: Callable[[Path], bool] = is_file_in_use,
+    in_use: InUse | None = None,
 ) -> RetentionReport:
     """Archive, upload, verify, delete (see the module docstring); errors are collected in the report.
 
-    Raises RetentionError only when the destination is unusable before anything started
-    (unreachable, missing bucket, no credentials). `events` is an optional SystemLogger.
+    Raises RetentionError only when the run cannot start (destination unreachable, missing bucket,
+    no credentials, unwritable folder, another run on this log dir); that too is logged as a
+    `retention_failed` event. `events` is an optional SystemLogger. `in_use` adds a check of
+    your own to the built-in ones (writer flock, /proc scan).
     """
     now = time.time() if now is None else now
     log_dir = Path(log_dir)
@@ -255,19 +261,49 @@ def run_retention(
     run = _Run(log_dir, config, destination, report, progress or (lambda _m: None), events, in_use, dry_run)
     if not log_dir.is_dir():
         raise RetentionError(f"log dir {log_dir} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
-    with _exclusive_run(log_dir, dry_run):
-        plan = plan_retention(log_dir, config.log_types, config.retention_days, now=now, in_use=in_use)
-        report.skipped.extend(plan.skipped)
-        run.say(f"{len(plan.files)} log files older than {config.retention_days:g} days in {len(plan.groups)} "
-                f"groups, {len(plan.skipped)} kept (recent or in use); destination {destination.url}")
-        if plan.groups or config.keep_backups_days is not None:
-            _check_destination(run)
-        _run_groups(run, plan.groups, log_dir / STAGING_DIRNAME, now)
-    run.event("retention_summary", level="INFO" if report.ok else "ERROR", dry_run=dry_run,
-              destination=destination.url, **{k: v for k, v in report.to_dict().items()
-                                              if k in ("deleted", "skipped", "pruned")},
-              archives=len(report.archives), errors=len(report.errors))
+    try:
+        with _exclusive_run(log_dir, dry_run):
+            plan = plan_retention(log_dir, config.log_types, config.retention_days, now=now,
+                                  in_use=_with_builtin_checks(in_use))
+            _keep(run, plan.skipped)
+            run.say(f"{len(plan.files)} log files older than {config.retention_days:g} days in {len(plan.groups)} "
+                    f"groups, {len(plan.skipped)} kept (recent or in use); destination {destination.url}")
+            if plan.groups or config.keep_backups_days is not None:
+                _check_destination(run)
+            _run_groups(run, plan.groups, log_dir / STAGING_DIRNAME, now)
+    except (RetentionError, OSError) as exc:
+        error = exc if isinstance(exc, RetentionError) else RetentionError(f"retention of {log_dir} failed: {exc}")
+        report.errors.append(str(error))
+        run.event("retention_failed", level="ERROR", destination=destination.url, error=str(error))
+        _summary_event(run)
+        if error is exc:
+            raise
+        raise error from exc
+    _summary_event(run)
     return report
+
+
+def _with_builtin_checks(extra: InUse | None) -> InUse:
+    builtin = in_use_now()
+    if extra is None:
+        return builtin
+    return lambda path: in_use_reason(builtin, path) or in_use_reason(extra, path)
+
+
+def _summary_event(run: _Run) -> None:
+    report = run.report
+    run.event("retention_summary", level="INFO" if report.ok else "ERROR", dry_run=run.dry_run,
+              destination=run.dest.url, **{k: v for k, v in report.to_dict().items()
+                                           if k in ("deleted", "skipped", "pruned")},
+              archives=len(report.archives), errors=len(report.errors))
+
+
+def _keep(run: _Run, skipped: tuple[SkippedFile, ...] | list[SkippedFile]) -> None:
+    """Record files left in place; those kept for a reason other than their age also get an event."""
+    run.report.skipped.extend(skipped)
+    for s in skipped:
+        if s.reason != SKIP_RECENT:
+            run.event("retention_kept", level="WARNING", file=s.name, reason=s.reason)
 
 
 def _run_groups(run: _Run, groups: tuple[ArchiveGroup, ...], staging: Path, now: float) -> None:
@@ -324,10 +360,10 @@ def _hash_group(run: _Run, group: ArchiveGroup) -> tuple[list[ManifestEntry], di
         try:
             size, sha = sha256_file(f.path)
         except OSError:
-            run.report.skipped.append(SkippedFile(f.name, SKIP_VANISHED))
+            _keep(run, [SkippedFile(f.name, SKIP_VANISHED)])
             continue
         if size != f.size_bytes:
-            run.report.skipped.append(SkippedFile(f.name, SKIP_CHANGED))
+            _keep(run, [SkippedFile(f.name, SKIP_CHANGED)])
             continue
         entries.append(ManifestEntry(f.name, size, sha, f.mtime))
         paths[f.name] = f.path
@@ -416,23 +452,27 @@ def _delete_local(run: _Run, files: list[ManifestEntry] | tuple[ManifestEntry, .
     if run.dry_run:
         run.report.deleted.extend(f.name for f in files)
         return
-    for f in files:
-        path = paths[f.name]
-        if run.in_use(path):
-            run.report.skipped.append(SkippedFile(f.name, SKIP_IN_USE))
-            continue
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        if st.st_size != f.size_bytes or st.st_mtime != f.mtime:
-            run.report.skipped.append(SkippedFile(f.name, SKIP_CHANGED))
-            continue
-        try:
-            path.unlink()
-        except OSError as exc:
-            raise RetentionError(f"archived {f.name} but could not delete it: {exc}") from exc
-        run.report.deleted.append(f.name)
+    for start in range(0, len(files), _CLAIM_BATCH):
+        batch = files[start:start + _CLAIM_BATCH]
+        with claim_for_deletion([paths[f.name] for f in batch]) as busy:
+            for f in batch:
+                path = paths[f.name]
+                why = busy.get(path) or (in_use_reason(run.in_use, path) if run.in_use is not None else None)
+                if why:
+                    _keep(run, [SkippedFile(f.name, why)])
+                    continue
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                if st.st_size != f.size_bytes or st.st_mtime != f.mtime:
+                    _keep(run, [SkippedFile(f.name, SKIP_CHANGED)])
+                    continue
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    raise RetentionError(f"archived {f.name} but could not delete it: {exc}") from exc
+                run.report.deleted.append(f.name)
 
 
 def _prune(run: _Run, keep_backups_days: float, now: float) -> None:
@@ -473,16 +513,39 @@ def retention_run(
 
     Events go to `<log_dir>/system/retention_*.log` (not in a dry run, which writes nothing).
     """
-    from logging_lib import SystemLogger
     from tasks.storage import open_destination
 
-    dest = open_destination(destination_url, endpoint_url=config.s3_endpoint_url,
-                            addressing_style=config.s3_addressing_style, connect_timeout_s=config.connect_timeout_s,
-                            retry_attempts=config.retry_attempts, retry_backoff_s=config.retry_backoff_s,
-                            on_retry=on_retry)
-    events = None if dry_run or not Path(log_dir).is_dir() else SystemLogger("retention", str(log_dir))
+    events = None if dry_run or not Path(log_dir).is_dir() else _LazyEvents(Path(log_dir))
     try:
+        try:
+            dest = open_destination(destination_url, endpoint_url=config.s3_endpoint_url,
+                                    addressing_style=config.s3_addressing_style,
+                                    connect_timeout_s=config.connect_timeout_s, retry_attempts=config.retry_attempts,
+                                    retry_backoff_s=config.retry_backoff_s, on_retry=on_retry)
+        except RetentionError as exc:
+            if events is not None:
+                events.log_event("retention_failed", level="ERROR", destination=destination_url, error=str(exc))
+            raise
         return run_retention(Path(log_dir), config, dest, dry_run=dry_run, progress=progress, events=events)
     finally:
         if events is not None:
             events.close()
+
+
+class _LazyEvents:
+    """The retention SystemLogger, opened on the first event: a run never leaves an empty log file."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self._logger: Any = None
+
+    def log_event(self, event: str, level: str = "INFO", **fields: Any) -> None:
+        if self._logger is None:
+            from logging_lib import SystemLogger
+
+            self._logger = SystemLogger("retention", str(self.log_dir))
+        self._logger.log_event(event, level=level, **fields)
+
+    def close(self) -> None:
+        if self._logger is not None:
+            self._logger.close()

@@ -1,4 +1,6 @@
-"""Where archives go: a local folder (`file:///path`) or S3 (`s3://bucket/prefix`).
+"""Where archives go: a local folder (`file:///path`), S3 (`s3://bucket/prefix`), or the S3 bucket a
+prefect-aws `S3Bucket` block names (`prefect://s3-bucket/BLOCK`: bucket, folder and credentials,
+endpoint included, kept in Prefect and edited in its UI).
 
 Both backends offer the same small surface, keyed by paths relative to the destination
 root (`training/2025-12-20/training_2025-12-20_ab12.tar.gz`):
@@ -312,6 +314,42 @@ def make_s3_client(*, endpoint_url: str | None = None, addressing_style: str = "
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
+BLOCK_TYPES = ("s3-bucket",)
+
+
+def s3_client_from_block(block: Any, *, connect_timeout_s: float = 5.0, read_timeout_s: float = 60.0) -> Any:
+    """A boto3 client with the block's credentials and client parameters (endpoint, TLS, config).
+
+    Our timeouts and "no botocore retries" are the defaults; a botocore config in the block wins.
+    """
+    from botocore.config import Config
+
+    creds = block.credentials
+    params = creds.aws_client_parameters.get_params_override()
+    ours = Config(connect_timeout=connect_timeout_s, read_timeout=read_timeout_s, retries={"total_max_attempts": 1})
+    params["config"] = ours.merge(params["config"]) if "config" in params else ours
+    return creds.get_boto3_session().client("s3", **params)
+
+
+def load_s3_bucket_block(name: str) -> Any:
+    """The prefect-aws S3Bucket block saved as `name`, from the Prefect API this process uses."""
+    import httpx
+
+    try:
+        from prefect_aws import S3Bucket
+    except ImportError as exc:
+        raise RetentionError("a prefect:// destination needs prefect-aws: pip install 'mlops-pipeline[serving]'") from exc
+    try:
+        return S3Bucket.load(name)
+    except ValueError as exc:  # no such block document
+        raise RetentionError(f"no S3Bucket block named {name!r} in Prefect; create it in the UI (Blocks -> S3 "
+                             f"Bucket) or with S3Bucket(bucket_name=..., credentials=AwsCredentials(...))"
+                             f".save({name!r})") from exc
+    except (httpx.HTTPError, OSError) as exc:
+        raise RetentionError(f"cannot load the S3Bucket block {name!r}: the Prefect API did not answer ({exc}); "
+                             "check PREFECT_API_URL") from exc
+
+
 def open_destination(url: str, *, s3_client: Any = None, endpoint_url: str | None = None,
                      addressing_style: str = "auto", connect_timeout_s: float = 5.0, retry_attempts: int = 4,
                      retry_backoff_s: float = 1.0, on_retry: Callable[[str], None] | None = None) -> Destination:
@@ -328,4 +366,13 @@ def open_destination(url: str, *, s3_client: Any = None, endpoint_url: str | Non
                                              connect_timeout_s=connect_timeout_s)
         return S3Destination(client, parsed.netloc, parsed.path, retry_attempts=retry_attempts,
                              retry_backoff_s=retry_backoff_s, on_retry=on_retry)
-    raise RetentionError(f"destination {url!r}: use s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH")
+    if parsed.scheme == "prefect":
+        name = parsed.path.strip("/")
+        if parsed.netloc not in BLOCK_TYPES or not name or "/" in name:
+            raise RetentionError(f"destination {url!r}: write prefect://s3-bucket/BLOCK_NAME")
+        block = load_s3_bucket_block(name)
+        client = s3_client or s3_client_from_block(block, connect_timeout_s=connect_timeout_s)
+        return S3Destination(client, block.bucket_name, block.bucket_folder or "", retry_attempts=retry_attempts,
+                             retry_backoff_s=retry_backoff_s, on_retry=on_retry)
+    raise RetentionError(f"destination {url!r}: use s3://BUCKET/PREFIX, prefect://s3-bucket/BLOCK_NAME or "
+                         "file:///ABSOLUTE/PATH")

@@ -34,6 +34,13 @@ def bench(
     """Measure TTFT, ITL, TPOT, E2EL, throughput and goodput the way `vllm bench serve` does."""
     import math
 
+    from flows.cli._args import base_url as check_url
+    from flows.cli._args import folder_path, output_path
+
+    base_url = check_url(base_url, "--base-url")
+    result_file, plot_file = output_path(result_file, "--result-file"), output_path(plot_file, "--plot-file")
+    log_dir = folder_path(log_dir, "--log-dir")
+
     from pydantic import ValidationError
 
     from configs.benchmark import BenchmarkConfig

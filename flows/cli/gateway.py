@@ -25,7 +25,13 @@ def gateway(
 
     from configs.errors import ConfigError
     from configs.serving import GatewayConfig, GatewaySettings
+    from flows.cli._args import base_url as check_url
     from tasks.gateway.server import serve
+
+    from flows.cli._args import folder_path
+
+    backend_url = check_url(backend_url, "--backend-url")
+    log_dir = folder_path(log_dir, "--log-dir")
 
     try:
         cfg = GatewayConfig(backend_url=backend_url, host=host, port=port, upstream_timeout_s=upstream_timeout_s,

@@ -58,6 +58,7 @@ def validate(
 
 
 _JOB_CHOICES = ("training", "inference", "system", "api", "vllm")
+_MAX_EPOCH_S = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 
 def _parse_end(value: Optional[str]) -> int:
@@ -68,9 +69,13 @@ def _parse_end(value: Optional[str]) -> int:
     if value in (None, "", "now"):
         return int(time.time() * 1000)
     try:
-        return int(float(value) * 1000)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if not 0 <= seconds < _MAX_EPOCH_S:  # also nan and inf
+            raise typer.BadParameter(f"--end {value!r}: epoch seconds between 0 and {_MAX_EPOCH_S:.0f} (year 9999)")
+        return int(seconds * 1000)
     try:
         dt = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
@@ -112,6 +117,10 @@ def query(
         raise typer.BadParameter(f"log folder {root} does not exist; pass --log-dir or set $MLOPS_LOG_DIR")
     end_ms = _parse_end(end)
     since_ms = _duration_ms(since, "--since")
+    if plot is not None:
+        from flows.cli._args import output_path
+
+        output_path(plot, "--plot")
     expr = parse(logql)
     step_ms = _duration_ms(step, "--step") if step else None
     if plot is not None and step_ms is None:

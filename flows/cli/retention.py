@@ -11,7 +11,8 @@ import typer
 def retention(
     log_dir: Annotated[Optional[Path], typer.Option(help="default: $MLOPS_LOG_DIR, else ./logs")] = None,
     destination: Annotated[Optional[str], typer.Option(
-        help="s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH; default: $MLOPS_DATA_DIR/backups/logs")] = None,
+        help="s3://BUCKET/PREFIX, prefect://s3-bucket/BLOCK_NAME (a prefect-aws S3Bucket block) or "
+             "file:///ABSOLUTE/PATH; default: $MLOPS_DATA_DIR/backups/logs")] = None,
     retention_days: Annotated[Optional[float], typer.Option(help="archive files older than this (default 7)")] = None,
     keep_backups_days: Annotated[Optional[float], typer.Option(
         help="also delete archives of logs older than this from the destination")] = None,

@@ -17,6 +17,10 @@ Grammar (a subset of Loki's; anything else is an error that points at its positi
                   max_over_time min_over_time first_over_time last_over_time quantile_over_time
     vec_op     := sum avg max min count
     binop      := ^ * / % + - == != > >= < <=  ([bool] after a comparison)
+
+Queries are untrusted input (`mlops logs query`, rule files): nesting (parentheses, aggregations,
+operator chains, label filter groups) is limited to MAX_DEPTH levels, and a line_format template
+must be one Loki's Go template parser accepts, so any input ends in an AST or a LogQLError.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from dataclasses import dataclass
 
 from logging_lib.errors import PipelineError
 from logging_lib.logql import ast as A
+
+
+_SHOWN = 120  # characters of the query quoted in an error
 
 
 class LogQLError(PipelineError):
@@ -38,7 +45,10 @@ class LogQLError(PipelineError):
         if query and pos is not None:
             pos = min(max(pos, 0), len(query))
             flat = query.replace("\n", " ")
-            message = f"{message} at position {pos}:\n  {flat}\n  {' ' * pos}^"
+            start = max(0, min(pos - _SHOWN // 2, len(flat) - _SHOWN))  # a window around pos, not a 50 KB echo
+            shown = ("..." if start else "") + flat[start:start + _SHOWN] + ("..." if start + _SHOWN < len(flat) else "")
+            caret = pos - start + (3 if start else 0)
+            message = f"{message} at position {pos}:\n  {shown}\n  {' ' * caret}^"
         super().__init__(message)
 
 
@@ -60,6 +70,7 @@ _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000
                 "y": 365 * 86_400_000}
 _DURATION_LIT = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))+")
 _TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
+MAX_DEPTH = 64  # nesting levels; real dashboards use < 10, and evaluation recurses once per level
 _TEMPLATE_FIELD = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -67,7 +78,7 @@ def parse_duration(text: str) -> int:
     """'5m', '1h30m', '500ms' -> milliseconds (raises ValueError on anything else)."""
     pos, total = 0, 0
     for m in _DURATION.finditer(text):
-        if m.start() != pos:
+        if m.start() != pos or len(m.group(1)) > 15:  # more digits than any real range: not a duration
             raise ValueError(text)
         total += int(float(m.group(1)) * _DURATION_MS[m.group(2)])
         pos = m.end()
@@ -179,6 +190,7 @@ class Parser:
         self.query = query
         self.toks = tokenize(query)
         self.i = 0
+        self.depth = 0
 
     # -- helpers -----------------------------------------------------------------------------
     @property
@@ -210,6 +222,16 @@ class Parser:
             raise self.error(f"expected a quoted string for {what}, got {self.tok.text or 'end of query'!r}")
         return str(self.advance().value)
 
+    def nested(self, parse, *args):
+        """Call a parse method one nesting level deeper, refusing to go past MAX_DEPTH."""
+        if self.depth >= MAX_DEPTH:
+            raise self.error(too_deep())
+        self.depth += 1
+        try:
+            return parse(*args)
+        finally:
+            self.depth -= 1
+
     def unsupported(self, tok: Tok) -> LogQLError:
         return self.error(f"{tok.text!r} is valid LogQL but not supported by this evaluator "
                           "(see docs/observability.md for the supported subset)", tok)
@@ -221,6 +243,8 @@ class Parser:
             if self.tok.kind == "ident" and self.tok.text in KNOWN_UNSUPPORTED:
                 raise self.unsupported(self.tok)
             raise self.error(f"unexpected {self.tok.text!r}")
+        if ast_depth(expr) > MAX_DEPTH:  # long operator chains nest without recursing while parsing
+            raise LogQLError(too_deep(), self.query, 0)
         return expr
 
     _PREC = {"or": 1, "and": 2, "unless": 2, "==": 3, "!=": 3, ">": 3, ">=": 3, "<": 3, "<=": 3,
@@ -245,7 +269,7 @@ class Parser:
                 self.advance()
             if self.tok.kind == "ident" and self.tok.text in ("on", "ignoring"):
                 raise self.unsupported(self.tok)
-            right = self.parse_expr(prec + 1 if op != "^" else prec)
+            right = self.nested(self.parse_expr, prec + 1 if op != "^" else prec)
             for side, node in (("left", left), ("right", right)):
                 if isinstance(node, A.LogQuery):
                     raise LogQLError(f"the {side} side of {op!r} is a log query; binary operators need metric "
@@ -262,7 +286,7 @@ class Parser:
             return A.Scalar(float(t.value))  # type: ignore[arg-type]
         if self.is_op("("):
             self.advance()
-            inner = self.parse_expr(0)
+            inner = self.nested(self.parse_expr, 0)
             self.expect_op(")", "to close '('")
             return inner
         if self.is_op("{"):
@@ -313,7 +337,7 @@ class Parser:
             return None
         try:
             return re.compile(value)
-        except re.error as exc:
+        except (re.error, RecursionError, OverflowError) as exc:
             raise self.error(f"invalid regular expression: {exc}", value_tok) from None
 
     def parse_log_query(self, allow_range: bool) -> tuple[A.LogQuery, int | None]:
@@ -343,7 +367,7 @@ class Parser:
                 if op in ("|~", "!~"):
                     try:
                         regex = re.compile(value.encode())
-                    except re.error as exc:
+                    except (re.error, RecursionError, OverflowError) as exc:
                         raise self.error(f"invalid regular expression: {exc}", value_tok) from None
                 stages.append(A.LineFilter(op, value, regex))
                 continue
@@ -408,6 +432,10 @@ class Parser:
             pos = m.end()
         if pos < len(tpl):
             parts.append(("text", tpl[pos:]))
+        for kind, text in parts:
+            if kind == "text" and "{{" in text:
+                raise LogQLError("line_format template has an unclosed action: '{{' without '}}' (Loki rejects "
+                                 "the template too); close it, e.g. {{.path}}", self.query, tok.pos)
         return tuple(parts)
 
     def parse_label_or(self) -> A.LabelFilterExpr:
@@ -432,7 +460,7 @@ class Parser:
     def parse_label_atom(self) -> A.LabelFilterExpr:
         if self.is_op("("):
             self.advance()
-            inner = self.parse_label_or()
+            inner = self.nested(self.parse_label_or)
             self.expect_op(")", "to close the label filter group")
             return inner
         if self.tok.kind != "ident":
@@ -529,7 +557,7 @@ class Parser:
         self.expect_op("(", f"after {op_tok.text}")
         if self.tok.kind == "num":
             raise self.error(f"{op_tok.text} takes no parameter")
-        inner = self.parse_expr(0)
+        inner = self.nested(self.parse_expr, 0)
         if isinstance(inner, A.LogQuery):
             raise LogQLError(f"{op_tok.text}(...) aggregates a metric query, not log lines; e.g. "
                              f"{op_tok.text}(count_over_time(... [5m]))", self.query, op_tok.pos)
@@ -545,6 +573,31 @@ def parse(query: str) -> A.Expr:
     if not query or not query.strip():
         raise LogQLError("empty query")
     return Parser(query).parse()
+
+
+def too_deep() -> str:
+    return (f"query nested more than {MAX_DEPTH} levels deep (parentheses, aggregations, operator chains or "
+            "label filters); split it into simpler queries")
+
+
+def ast_depth(expr: A.Expr) -> int:
+    """Nesting depth of a parsed query, counted without recursion (the input may be hostile)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, (A.BinOp, A.AndFilter, A.OrFilter)):
+            stack += [(node.left, depth + 1), (node.right, depth + 1)]
+        elif isinstance(node, A.VectorAgg):
+            stack.append((node.expr, depth + 1))
+        elif isinstance(node, A.RangeAgg):
+            stack.append((node.query, depth + 1))
+        elif isinstance(node, A.LogQuery):
+            stack += [(s.expr, depth + 1) for s in node.stages if isinstance(s, A.LabelFilter)]
+        if depth > MAX_DEPTH:
+            break
+    return deepest
 
 
 def query_info(expr: A.Expr) -> A.QueryInfo:

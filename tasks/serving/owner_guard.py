@@ -31,7 +31,9 @@ def spawn(vllm_pid: int, stop_timeout_s: float, log_path: Path) -> subprocess.Po
     import psutil
 
     created = psutil.Process(vllm_pid).create_time()
-    with open(log_path, "ab") as log:
+    from logging_lib.sink import open_locked_append
+
+    with open_locked_append(log_path) as log:
         # A session of its own: a Ctrl-C meant for the owner must not kill the guard first.
         return subprocess.Popen([sys.executable, "-m", "tasks.serving.owner_guard", str(vllm_pid), repr(created),
                                  repr(stop_timeout_s), str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -29,6 +29,7 @@ import httpx
 
 from configs.errors import ServingError
 from configs.serving import ServingConfig
+from logging_lib.sink import open_locked_append
 from tasks.serving.target import ServeTarget, max_lora_rank_arg
 
 # vLLM pid -> its owner_guard process, reaped when that vLLM is stopped.
@@ -112,7 +113,8 @@ def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
     vllm_dir.mkdir(parents=True, exist_ok=True)
     log_path = vllm_dir / f"{target.served_name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{port}.log"
     full_env = {**(env if env is not None else os.environ), **cfg.env}
-    with open(log_path, "ab") as log:
+    # A shared flock that vLLM inherits with the fd: retention keeps this file while vLLM writes it.
+    with open_locked_append(log_path) as log:
         log.write(("$ " + " ".join(cmd) + "\n").encode())
         log.flush()
         try:

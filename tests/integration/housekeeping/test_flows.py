@@ -87,3 +87,61 @@ def test_log_retention_flow_fails_clearly_when_s3_is_down(prefect_harness, log_d
     with pytest.raises(Exception, match="reachable"):
         state.result()
     assert old.exists()
+
+
+def _no_aws_env(monkeypatch) -> None:
+    """Nothing from the environment: bucket, endpoint and credentials must all come from the block."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION",
+                "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+def test_log_retention_flow_archives_to_an_s3_bucket_block(prefect_harness, log_dir, moto_endpoint, monkeypatch):
+    """The backup target configured as a prefect-aws S3Bucket block (what a user edits in the Prefect UI)."""
+    import uuid
+
+    import boto3
+    from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket
+
+    from flows.housekeeping import log_retention
+
+    _no_aws_env(monkeypatch)
+    bucket, name = f"blk-{uuid.uuid4().hex[:10]}", f"nightly-{uuid.uuid4().hex[:6]}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    creds = AwsCredentials(aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1",
+                           aws_client_parameters=AwsClientParameters(endpoint_url=moto_endpoint))
+    S3Bucket(bucket_name=bucket, bucket_folder="mlops/logs", credentials=creds).save(name)
+    old = write_log(log_dir, "api", "gateway_1.log", age_days=8)
+    body = old.read_bytes()
+
+    state = log_retention(RetentionConfig(destination=f"prefect://s3-bucket/{name}", retry_attempts=2,
+                                          retry_backoff_s=0.01), str(log_dir), return_state=True)
+
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["ok"] and result["deleted"] == 1 and not old.exists()
+    assert result["destination"] == f"s3://{bucket}/mlops/logs"
+    (key,) = result["archive_keys"]
+    data = s3.get_object(Bucket=bucket, Key=f"mlops/logs/{key}")["Body"].read()
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        assert tar.extractfile("api/gateway_1.log").read() == body
+
+
+def test_an_unknown_s3_bucket_block_is_a_clear_error(prefect_harness, log_dir, monkeypatch):
+    from configs.errors import RetentionError
+    from tasks.retention import retention_run
+
+    _no_aws_env(monkeypatch)
+    write_log(log_dir, "api", "gateway_1.log", age_days=8)
+    config = RetentionConfig(destination="prefect://s3-bucket/no-such-block")
+    with pytest.raises(RetentionError, match=r"no S3Bucket block named 'no-such-block'.*Blocks -> S3 Bucket"):
+        retention_run(log_dir, config, config.destination_url())
+    failed = [e for p in (log_dir / "system").glob("retention_*.log") for e in _events(p)
+              if e["message"] == "retention_failed"]
+    assert len(failed) == 1 and "no-such-block" in failed[0]["error"]

@@ -261,4 +261,59 @@ def test_cli_exit_codes_progress_and_summary(log_dir, bucket, aws_env, s3_client
     assert (log_dir / "training" / "another.log").exists()
 
     bad = run_cli("retention", "--log-dir", str(log_dir), "--destination", "ftp://host/x", env=aws_env)
-    assert bad.returncode == 1 and "s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH" in bad.stderr
+    assert bad.returncode == 1 and "s3://BUCKET/PREFIX, prefect://s3-bucket/BLOCK_NAME or file:///ABSOLUTE/PATH" in bad.stderr
+
+
+def _system_files(log_dir: Path) -> list[Path]:
+    return sorted((log_dir / "system").glob("retention_*.log")) if (log_dir / "system").is_dir() else []
+
+
+def _failures(log_dir: Path) -> list[dict]:
+    from logging_lib.schemas import validate_file
+
+    events = []
+    for path in _system_files(log_dir):
+        assert path.stat().st_size > 0, f"{path.name} was left empty"
+        assert validate_file(path).ok, validate_file(path).errors
+        events += [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in events if e["message"] == "retention_failed"]
+
+
+def test_a_stopped_s3_server_is_logged_as_a_failure_and_leaves_no_empty_file(log_dir, aws_env, s3_client):
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="gone")
+    server.stop()  # the bucket existed; now nothing answers at that endpoint
+    originals = _old_logs(log_dir)
+    config = RetentionConfig(destination="s3://gone/logs", s3_endpoint_url=endpoint, **FAST)
+
+    for _ in range(2):  # each failed run says so; none leaves an empty file behind
+        with pytest.raises(DestinationUnreachable):
+            retention_run(log_dir, config, config.destination_url())
+
+    failures = _failures(log_dir)
+    assert len(failures) == 2
+    assert all(f["level"] == "ERROR" and f["destination"] == "s3://gone/logs" and endpoint in f["error"]
+               and "reachable" in f["error"] for f in failures)
+    assert {n: (log_dir / n).read_bytes() for n in originals} == originals
+
+
+def test_an_unwritable_backup_folder_is_logged_as_a_failure_and_leaves_no_empty_file(log_dir, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the backup folder's parent should be\n")  # unwritable even for root
+    originals = _old_logs(log_dir)
+    config = RetentionConfig(destination=(blocker / "backups").as_uri())
+
+    for _ in range(2):
+        with pytest.raises(RetentionError, match="cannot create the backup folder"):
+            retention_run(log_dir, config, config.destination_url())
+
+    failures = _failures(log_dir)
+    assert len(failures) == 2 and all("cannot create the backup folder" in f["error"] for f in failures)
+    assert {n: (log_dir / n).read_bytes() for n in originals} == originals

@@ -27,6 +27,8 @@ def test_defaults_keep_a_week_and_back_up_under_the_data_dir_not_the_cwd(monkeyp
     ("s3:///prefix", "names no bucket"),
     ("s3://AKIA:secret@bucket/x", "no credentials"),
     ("file://relative/path", "absolute local path"),
+    ("prefect://gcs-bucket/backups", "prefect://s3-bucket/BLOCK_NAME"),
+    ("prefect://s3-bucket/", "prefect://s3-bucket/BLOCK_NAME"),
 ])
 def test_bad_destination_url_is_refused_with_the_right_form(url, fragment):
     with pytest.raises(ValidationError, match=fragment):
@@ -36,6 +38,7 @@ def test_bad_destination_url_is_refused_with_the_right_form(url, fragment):
 def test_accepts_s3_and_file_urls():
     assert RetentionConfig(destination="s3://bucket/a/b").destination_url() == "s3://bucket/a/b"
     assert RetentionConfig(destination="file:///srv/backups").destination_url() == "file:///srv/backups"
+    assert RetentionConfig(destination="prefect://s3-bucket/nightly").destination_url() == "prefect://s3-bucket/nightly"
 
 
 def test_unknown_fields_and_nonsense_values_are_refused():

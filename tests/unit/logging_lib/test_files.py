@@ -166,3 +166,30 @@ def test_a_dropped_logger_gives_its_file_back(log_dir):
     del log
     gc.collect()
     assert not is_file_in_use(path)
+
+
+def test_a_logger_collected_while_another_is_being_created_does_not_deadlock(log_dir, monkeypatch):
+    """The GC may run a dropped logger's finalizer while this thread holds the sink registry lock."""
+    import gc
+
+    from logging_lib import sink as sink_mod
+
+    dropped = TrainingLogger("dropped", log_dir=log_dir)
+    dropped.cycle = dropped  # only the cyclic GC frees it, at whatever allocation comes next
+    dropped_path = dropped.path
+    del dropped
+    real_new_log_file = sink_mod.new_log_file
+
+    def collect_then_create(directory, name):
+        gc.collect()  # here the GC happens to run: inside acquire_sink, with the lock held
+        return real_new_log_file(directory, name)
+
+    monkeypatch.setattr(sink_mod, "new_log_file", collect_then_create)
+    created: list[TrainingLogger] = []
+    worker = threading.Thread(target=lambda: created.append(TrainingLogger("fresh", log_dir=log_dir)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+
+    assert not worker.is_alive(), "deadlocked: the finalizer waited for the lock its own thread held"
+    assert created and not is_file_in_use(dropped_path)  # the dropped logger's file was released too
+    created[0].close()

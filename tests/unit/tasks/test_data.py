@@ -53,6 +53,35 @@ def test_skip_mode_drops_and_counts_bad_rows(tmp_path):
     assert prepared.n_train + prepared.n_eval == 10 and prepared.n_eval == 2
 
 
+def _with_bad_utf8(tmp_path):
+    """A real generated dataset with one line whose bytes are not UTF-8 (a Latin-1 'é' on line 3)."""
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in generate_capitals(GeneratedDataConfig(num_examples=20))]
+    lines[2] = json.dumps({"instruction": "Caf\u00e9?", "output": "yes"}, ensure_ascii=False).encode("latin-1")
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_a_line_that_is_not_utf8_is_a_bad_row_named_by_file_and_line(tmp_path):
+    path = _with_bad_utf8(tmp_path)
+    with pytest.raises(DataError) as err:
+        read_jsonl(path)
+    assert str(path) in str(err.value) and "1 bad row" in str(err.value)
+    assert "line 3: not valid UTF-8 (byte 0xe9 at byte 21)" in str(err.value)
+
+    rows, skipped = read_jsonl(path, "skip")
+    assert len(rows) == 19 and [n for n, _ in skipped] == [3]
+    prepared = prepare_data(DataConfig(path=path, on_bad_row="skip"), tmp_path / "ds")
+    assert prepared.n_skipped == 1 and prepared.n_train + prepared.n_eval == 19
+
+
+def test_a_byte_order_mark_and_absurd_nesting_are_handled(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_CHAT.encode() + b"\n" + b"[" * 100_000 + b"\n" + GOOD_INSTR.encode() + b"\n")
+    rows, skipped = read_jsonl(path, "skip")
+    assert len(rows) == 2 and skipped == [(2, "JSON nested too deeply")]
+
+
 def test_a_file_of_only_bad_rows_is_an_error_even_when_skipping(tmp_path):
     with pytest.raises(DataError, match="no usable rows"):
         read_jsonl(_write(tmp_path / "d.jsonl", ["[]"]), "skip")

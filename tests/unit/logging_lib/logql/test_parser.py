@@ -88,3 +88,45 @@ def test_query_info_lists_the_fields_and_events_a_query_reads() -> None:
                             '| latency_ms > 1 | line_format "{{.request_id}}" [5m]))'))
     assert info.labels == {"job", "message", "latency_ms", "request_id", "model_name"}
     assert info.events == {"inference_error"}
+
+
+DEEP = [
+    "(" * 500 + "1" + ")" * 500,
+    "sum(" * 500 + 'count_over_time({job="api"}[5m])' + ")" * 500,
+    "1" + " ^ 2" * 500,
+    "1" + " + 1" * 500,  # a flat chain nests the tree, not the parser
+    '{job="api"} | json | ' + "(" * 500 + 'path="/"' + ")" * 500,
+    '{job="api"} | json | ' + " and ".join(f'f{i}="x"' for i in range(500)),
+]
+
+
+@pytest.mark.parametrize("query", DEEP, ids=["parens", "aggregations", "power", "sum", "filter-groups", "and-chain"])
+def test_absurdly_nested_queries_are_a_clear_error_not_a_recursion_error(query: str) -> None:
+    with pytest.raises(LogQLError, match="nested more than 64 levels deep"):
+        parse(query)
+
+
+def test_nesting_within_the_limit_still_parses() -> None:
+    from logging_lib.logql.parser import MAX_DEPTH
+
+    expr = parse("sum(" * (MAX_DEPTH // 2) + 'count_over_time({job="api"}[5m])' + ")" * (MAX_DEPTH // 2))
+    assert isinstance(expr, A.VectorAgg)
+    assert isinstance(parse("(" * (MAX_DEPTH - 1) + "1" + ")" * (MAX_DEPTH - 1)), A.Scalar)
+
+
+@pytest.mark.parametrize("template", ["{{.path", "{{ .path }} and {{.status", "x {{", "{{.a}}{{"])
+def test_a_line_format_template_loki_would_reject_is_rejected(template: str) -> None:
+    with pytest.raises(LogQLError, match=r"unclosed action.*Loki rejects") as err:
+        parse(f'{{job="api"}} | json | line_format "{template}"')
+    assert err.value.pos == len('{job="api"} | json | line_format ')
+
+
+@pytest.mark.parametrize("template", ["{{.path}} }} literal", "status={{ .status_code }}", "no actions at all"])
+def test_valid_templates_still_parse(template: str) -> None:
+    parse(f'{{job="api"}} | json | line_format "{template}"')
+
+
+def test_a_long_bad_query_is_quoted_around_the_error_only() -> None:
+    with pytest.raises(LogQLError) as err:
+        parse('{job="api"} |= "' + "a" * 10_000 + '" | nosuch(')
+    assert len(str(err.value)) < 500 and str(err.value).splitlines()[1].strip().startswith("...")

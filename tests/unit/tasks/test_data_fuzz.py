@@ -1,0 +1,86 @@
+"""Fuzzing dataset rows: any file ends in rows or a DataError naming the file and lines, never another exception.
+
+Inputs: random bytes, random JSON values, row-shaped JSON with wrong types in every slot, and
+real generated rows (the production writer's output) with bytes flipped. Derandomized, bounded
+in time per example.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from configs.data import GeneratedDataConfig
+from configs.errors import DataError
+from tasks.data import generate_capitals, normalize_row, read_jsonl
+from tests._fuzz import fuzz_settings, time_limit
+
+FUZZ = fuzz_settings(200)
+REAL_ROWS = [json.dumps(r, ensure_ascii=False).encode() for r in generate_capitals(GeneratedDataConfig(num_examples=20))]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+anything = json_values | st.sampled_from(["", " ", "user", "assistant", "system"])
+message = st.fixed_dictionaries({"role": anything, "content": anything}, optional={"extra": anything})
+row_shaped = st.one_of(
+    st.fixed_dictionaries({"messages": st.lists(message | anything, max_size=4) | anything}),
+    st.fixed_dictionaries({"instruction": anything, "output": anything}, optional={"input": anything,
+                                                                                    "other": anything}),
+    st.dictionaries(st.sampled_from(["messages", "instruction", "input", "output", "prompt"]), anything, max_size=4),
+)
+
+
+@st.composite
+def flipped_real_line(draw: st.DrawFn) -> bytes:
+    line = bytearray(draw(st.sampled_from(REAL_ROWS)))
+    for _ in range(draw(st.integers(1, 5))):
+        i = draw(st.integers(0, len(line) - 1))
+        line[i] = draw(st.integers(0, 255))
+    return bytes(line)
+
+
+def _must_end_cleanly(tmp_path, lines: list[bytes], policy: str) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with time_limit():
+        try:
+            rows, bad = read_jsonl(path, policy)
+        except DataError as exc:
+            assert str(path) in str(exc)
+            return
+    assert rows and all(m and m[-1]["role"] == "assistant" for m in rows)
+    assert all(1 <= n <= len(lines) for n, _ in bad)
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=200), min_size=1, max_size=8), st.sampled_from(["error", "skip"]))
+def test_random_bytes(tmp_path, lines, policy) -> None:
+    _must_end_cleanly(tmp_path, [b.replace(b"\n", b" ") for b in lines], policy)
+
+
+@FUZZ
+@given(st.lists(json_values | row_shaped, min_size=1, max_size=8), st.sampled_from(["error", "skip"]))
+def test_random_json_and_wrong_shapes(tmp_path, values, policy) -> None:
+    _must_end_cleanly(tmp_path, [json.dumps(v).encode() for v in values] + REAL_ROWS[:1], policy)
+
+
+@FUZZ
+@given(st.lists(flipped_real_line(), min_size=1, max_size=5), st.sampled_from(["error", "skip"]))
+def test_real_rows_with_bytes_flipped(tmp_path, lines, policy) -> None:
+    _must_end_cleanly(tmp_path, [ln.replace(b"\n", b" ") for ln in lines] + REAL_ROWS[:2], policy)
+
+
+@FUZZ
+@given(json_values | row_shaped)
+def test_normalize_row_returns_messages_or_says_why(value) -> None:
+    try:
+        msgs = normalize_row(value)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    assert msgs[-1]["role"] == "assistant" and all(isinstance(m["content"], str) for m in msgs)
