@@ -155,8 +155,6 @@ class TypedLogger:
                 event.setdefault(key, value)
         if problems.nonfinite or problems.invalid:
             problems.apply(event)
-        if self._console:
-            _echo(event)
 
     @staticmethod
     def _render(event: dict[str, Any]) -> bytes:
