@@ -42,8 +42,9 @@ def test_failed_requests_are_data_and_threshold_fails_run(stub_url: str, tmp_pat
     assert validate_file(log).ok
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert {ln["benchmark_run_id"] for ln in lines} == {"run123"}
-    assert sum(ln["message"] == "inference_error" for ln in lines) == 2
-    assert sum(ln["message"] == "inference_response" for ln in lines) == 8
+    assert sum(ln["message"] == "benchmark_error" for ln in lines) == 2
+    assert sum(ln["message"] == "benchmark_response" for ln in lines) == 8
+    assert not any(ln["message"].startswith("inference_") for ln in lines)  # the server side's events
     assert {ln["request_id"] for ln in lines} == {r["request_id"] for r in result["requests"]}
     assert all("prompt" not in ln for ln in lines)  # raw prompts are not logged
 
