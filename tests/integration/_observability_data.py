@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -126,3 +128,24 @@ def _train(root: Path, data_dir: Path, log_dir: Path, run_name: str, *extra: str
     except TrainingError:
         marker = cfg.paths.runs_dir / run_name / "mlflow_run.json"
         return json.loads(marker.read_text())["run_id"]
+
+
+def fake_nvml(memory_percent: list[float], temperature_c: list[float]) -> types.ModuleType:
+    """A stand-in for `pynvml` reporting one GPU per list entry: the monitor's GPU path on a
+    machine without a GPU (its device is faked, its code and log lines are real)."""
+    nv = types.ModuleType("pynvml")
+
+    class NVMLError(Exception):
+        pass
+
+    total = 80 * 1024**3
+    nv.NVMLError = NVMLError
+    nv.NVML_TEMPERATURE_GPU = 0
+    nv.nvmlInit = nv.nvmlShutdown = lambda: None
+    nv.nvmlDeviceGetCount = lambda: len(memory_percent)
+    nv.nvmlDeviceGetHandleByIndex = lambda i: i
+    nv.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(used=int(total * memory_percent[h] / 100), total=total)
+    nv.nvmlDeviceGetUtilizationRates = lambda h: SimpleNamespace(gpu=90)
+    nv.nvmlDeviceGetTemperature = lambda h, kind: temperature_c[h]
+    nv.nvmlDeviceGetPowerUsage = lambda h: 300_000
+    return nv

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import statistics
 from pathlib import Path
 
@@ -442,3 +443,29 @@ def test_the_example_request_id_in_the_docs_is_followed_through_every_log(logs: 
     assert found == {("inference", "benchmark_request"), ("inference", "benchmark_response"),
                      ("inference", "inference_request"), ("inference", "inference_response"),
                      ("api", "api_request"), ("api", "api_response")}
+
+
+def test_gpu_alerts_and_queries_on_what_the_monitor_writes_for_a_gpu(tmp_path: Path, monkeypatch) -> None:
+    """The GPU half of NO_DATA_HERE, on the real GPUMonitor reading a faked NVML (GPU 0 hot, GPU 1
+    nearly full): every gpu_metrics query returns data, and each GPU alert fires for its GPU only."""
+    import sys
+
+    from logging_lib import GPUMonitor
+    from tests.integration._observability_data import fake_nvml
+
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(memory_percent=[40.0, 95.5], temperature_c=[92, 60]))
+    with GPUMonitor(str(tmp_path), interval=0.2) as monitor:
+        while monitor.samples_taken < 4:
+            time.sleep(0.05)
+    at = int(time.time() * 1000) + 1
+    gpu_queries = [(w, e) for w, e in ALL_EXPRS if '"gpu_metrics"' in e and not w.startswith("alert")]
+    assert len(gpu_queries) >= 8
+    for where, expr in gpu_queries:  # the alerts' own: below
+        res = evaluate(expr, tmp_path, end_ms=at)
+        assert res.series if isinstance(res, MetricResult) else res.entries, f"{where}: {expr}"
+    rules = {r.name: r for r in load_rules(RULES)}
+    memory = evaluate_rule(rules["GPUMemoryHigh"], tmp_path, at)
+    assert memory.state == "firing" and [(lb["gpu_id"], v) for lb, v in memory.series] == [("1", pytest.approx(95.5))]
+    hot = evaluate_rule(rules["GPUTemperatureHigh"], tmp_path, at)
+    assert hot.state == "pending" and [lb["gpu_id"] for lb, _v in hot.series] == ["0"]  # for: 2m not yet over
+    assert evaluate_rule(rules["GPUTemperatureHigh"], tmp_path, at + 120_000).state == "firing"
