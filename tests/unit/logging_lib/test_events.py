@@ -185,3 +185,13 @@ def test_console_echoes_each_event_exactly_once(log_dir, capsys):
         "training_step", "epoch_end", "free", "training_step"]
     assert "mlflow_run_id=r1" in lines[1] and "mlflow_run_id=r1" in lines[2]
     assert len(read_events(log_dir, "training")) == 4
+
+
+def test_the_clock_is_injected_not_patched(log_dir):
+    stamps = iter(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:05.250Z"])
+    log = TrainingLogger("replay", log_dir=log_dir, clock=lambda: next(stamps))
+    log.log_step(1, 1, 0.5, 0.1)
+    log.logger.info("free form")
+    log.close()
+    assert [e["timestamp"] for e in read_events(log_dir, "training")] == ["2026-01-01T00:00:00.000Z",
+                                                                          "2026-01-01T00:00:05.250Z"]
