@@ -6,7 +6,7 @@ two idle cores):
 1. the gateway (`BackgroundGateway`) in front of the stub backend, and the benchmark client
    (`run_benchmark`, as `mlops bench` runs it) through it: a clean benchmark of `CLEAN_N`
    requests for one served model;
-2. two tiny QLoRA training runs through `run_training` (as `mlops train` runs it), each with
+2. two tiny QLoRA training runs through `mlops train` (each in its own process), each with
    its GPUMonitor (here without a GPU: `gpu_unavailable`, then `system_metrics`), so two
    MLflow run ids: a "by run" panel must show two series;
 3. a second benchmark for another served model whose backend answers two requests with 503,
@@ -29,7 +29,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_cli
 
 CLEAN_N = 10
 MODELS = ("tiny-chat-lora-v1", "tiny-chat-lora-v2")
@@ -93,7 +93,7 @@ def _build(root: Path) -> RealLogs:
     finally:
         gateway.stop()
         stub.stop_thread()
-    failed = _train(root, data_dir, log_dir, "obs-fail", "model.max_seq_len=9")
+    failed = _train(root, data_dir, log_dir, "obs-fail", "model.max_seq_len=9", fails=True)
     gpu = any('"gpu_metrics"' in p.read_text() for p in (log_dir / "system").glob("*.log"))
     return RealLogs(log_dir, (run_a, run_b), failed, MODELS[0], MODELS[1], len(faults),
                     sum(1 for f in faults if "status" in f), clean_end, healthy_end, faulty_end, _now_ms(), gpu)
@@ -114,20 +114,19 @@ def _bench(base_url: str, model: str, dataset: Path, stubs: list[dict], log_dir:
         run_benchmark(cfg, base_url, model, logger=logger, run_id=run_id)
 
 
-def _train(root: Path, data_dir: Path, log_dir: Path, run_name: str, *extra: str) -> str:
-    """One tiny training run as `mlops train` runs it; returns its MLflow run id (also when it fails)."""
-    from configs.errors import TrainingError
-    from configs.loader import load_config
-    from configs.settings import Settings
-    from tasks.train_run import run_training
-
-    cfg = load_config(REPO_ROOT / "configs" / "local.yaml",
-                      [f"paths.data_dir={data_dir}", f"train.run_name={run_name}", *TINY_TRAINING, *extra])
-    try:
-        return run_training(cfg, Settings(), log_dir).run_id
-    except TrainingError:
-        marker = cfg.paths.runs_dir / run_name / "mlflow_run.json"
-        return json.loads(marker.read_text())["run_id"]
+def _train(root: Path, data_dir: Path, log_dir: Path, run_name: str, *extra: str, fails: bool = False) -> str:
+    """One tiny training run through `mlops train` (its own process, as a user runs it: MLflow's
+    and torch's process-wide state stay out of the test session); returns its MLflow run id,
+    also when the run fails."""
+    sets = [f"paths.data_dir={data_dir}", f"train.run_name={run_name}", *TINY_TRAINING, *extra]
+    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "local.yaml"), "--log-dir", str(log_dir),
+                   *[arg for s in sets for arg in ("--set", s)], cwd=root, timeout=600)
+    marker = data_dir / "runs" / run_name / "mlflow_run.json"
+    if not marker.exists():
+        raise RuntimeError(f"mlops train {run_name} did not start an MLflow run:\n{proc.stderr[-3000:]}")
+    if (proc.returncode != 0) != fails:
+        raise RuntimeError(f"mlops train {run_name} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return json.loads(marker.read_text())["run_id"]
 
 
 def fake_nvml(memory_percent: list[float], temperature_c: list[float]) -> types.ModuleType:
