@@ -115,7 +115,8 @@ class TypedLogger:
             return
         problems = Problems()
         event: dict[str, Any] = {
-            "timestamp": self._clock(), "level": level, "message": message, "logger": self.name, "log_type": self.log_type,
+            "timestamp": self._clock(), "level": level, "message": message, "logger": self.name,
+            "log_type": self.log_type,
         }
         for key, value in numbers.items():
             kind = type(value)

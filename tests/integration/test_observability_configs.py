@@ -42,7 +42,8 @@ _GPU = "gpu_metrics comes from NVML sampling and training_step's gpu_memory_* fr
 _OOM = "needs an out-of-memory error; the tiny CPU runs have none"
 # The queries that cannot return data on these logs, each with the reason: (where the query is,
 # a piece of it, reason). GPU entries apply only on a machine without a GPU. Every entry must
-# match some query, and exactly the queries they match may be empty.
+# match some query, and exactly the queries they match may be empty. The gpu_metrics ones are
+# checked on the monitor's lines for a faked NVML device in the last test of this file.
 NO_DATA_HERE: list[tuple[str, str, str]] = [
     ("", '"gpu_metrics"', _GPU),
     ("mlops-training.json: GPU memory during training", "unwrap gpu_memory_", _GPU),
@@ -157,7 +158,8 @@ def test_every_logql_expression_returns_data_split_as_it_says(logs: RealLogs) ->
     assert not wrong, "queries split wrongly:\n" + "\n".join(wrong)
     assert set(empty) == exempt, ("queries returned nothing on logs that should match them:\n"
                                   + "\n".join(sorted(set(empty) - exempt))
-                                  + "\nexempted in NO_DATA_HERE but returned data:\n" + "\n".join(sorted(exempt - set(empty))))
+                                  + "\nexempted in NO_DATA_HERE but returned data:\n"
+                                  + "\n".join(sorted(exempt - set(empty))))
 
 
 def _series(expr: str, logs: RealLogs, at_ms: int) -> dict[tuple, float]:
@@ -179,8 +181,8 @@ def _ts_ms(line: dict) -> int:
 
 
 def _lines(logs: RealLogs, log_type: str, event: str) -> list[dict]:
-    return [ln for f in sorted((logs.root / log_type).glob("*.log")) for ln in map(json.loads, f.read_text().splitlines())
-            if ln["message"] == event]
+    return [ln for f in sorted((logs.root / log_type).glob("*.log"))
+            for ln in map(json.loads, f.read_text().splitlines()) if ln["message"] == event]
 
 
 def test_a_benchmark_through_the_gateway_is_counted_once(logs: RealLogs) -> None:

@@ -54,8 +54,8 @@ DASHBOARDS: dict[str, tuple[str, list[dict]]] = {
                                      "{{mlflow_run_id}}")]),
         ts("Validation loss by run", [(f"last_over_time({VALIDATION} | unwrap val_loss [1h]) by (mlflow_run_id)",
                                        "{{mlflow_run_id}}")]),
-        ts("Validation perplexity by run", [(f"last_over_time({VALIDATION} | unwrap perplexity [1h]) by (mlflow_run_id)",
-                                             "{{mlflow_run_id}}")]),
+        ts("Validation perplexity by run", [
+            (f"last_over_time({VALIDATION} | unwrap perplexity [1h]) by (mlflow_run_id)", "{{mlflow_run_id}}")]),
         ts("Optimizer steps logged per minute by run",
            [(f"sum by (mlflow_run_id) (count_over_time({TRAIN_STEP} [1m]))", "{{mlflow_run_id}}")]),
         ts("GPU memory during training (MiB)", [
