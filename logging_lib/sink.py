@@ -86,7 +86,10 @@ class FileSink:
 
 
 _registry: dict[tuple[str, str], FileSink] = {}
-_registry_lock = threading.Lock()
+# Re-entrant: a logger dropped without close() is released by its weakref.finalize, which the
+# garbage collector may run inside any allocation, including one made while this thread holds
+# the lock in acquire_sink (a plain Lock deadlocked there).
+_registry_lock = threading.RLock()
 
 
 def acquire_sink(directory: Path, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> FileSink:
@@ -112,7 +115,7 @@ def release_sink(sink: FileSink) -> None:
 
 def _after_fork_in_child() -> None:
     global _registry_lock
-    _registry_lock = threading.Lock()
+    _registry_lock = threading.RLock()
     for sink in _registry.values():
         sink._reinit_after_fork()
 
