@@ -37,26 +37,37 @@ def jq_program(agg: str) -> str:
             f'| map({{model: .[0].model_name, value: ({agg})}})')
 
 
+class SimClock:
+    """Timestamps for the generated lines: `now_ms` is set before each line."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.now_ms = start_ms
+
+    def iso(self) -> str:
+        s, ms = divmod(self.now_ms, 1000)
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ms:03d}Z"
+
+
 def generate(root: Path, lines: int) -> int:
     """Half requests, half responses; returns the simulated end time (ms)."""
     from logging_lib import InferenceLogger
-    from tests.integration._observability_data import simulated_clock
 
     rng = random.Random(1)
     start = int(time.time() * 1000) // 1000 * 1000
     requests = lines // 2
     step_ms = max(1, 3_600_000 // requests)
-    with simulated_clock(start) as clock:
-        log = InferenceLogger("bench_gateway", root)
-        for i in range(requests):
-            clock.now_ms = start + i * step_ms
-            rid = "req_%012x" % rng.getrandbits(48)
-            model = "ft-model" if i % 3 == 0 else "base-model"
-            log.log_request(rid, "What is machine learning?", model)
-            latency = round(rng.lognormvariate(5.5, 0.5), 2)
-            log.log_response(rid, latency_ms=latency, tokens_generated=rng.randint(10, 200), model_name=model,
-                             ttft_ms=round(latency * 0.2, 2), prompt_tokens=12)
-        log.close()
+    clock = SimClock(start)
+    # one hour of traffic written in seconds: the logger takes its timestamps from `clock`
+    log = InferenceLogger("bench_gateway", root, clock=clock.iso)
+    for i in range(requests):
+        clock.now_ms = start + i * step_ms
+        rid = "req_%012x" % rng.getrandbits(48)
+        model = "ft-model" if i % 3 == 0 else "base-model"
+        log.log_request(rid, "What is machine learning?", model)
+        latency = round(rng.lognormvariate(5.5, 0.5), 2)
+        log.log_response(rid, latency_ms=latency, tokens_generated=rng.randint(10, 200), model_name=model,
+                         ttft_ms=round(latency * 0.2, 2), prompt_tokens=12)
+    log.close()
     end = start + requests * step_ms
     for p in root.rglob("*.log"):
         os.utime(p, (end / 1000, end / 1000))

@@ -48,7 +48,13 @@ class TrainingLogger(TypedLogger):
 
 
 class InferenceLogger(TypedLogger):
-    """`logs/inference/`: inference_request, inference_response, inference_error.
+    """`logs/inference/`: inference_request, inference_response, inference_error (the server
+    side: the gateway, a model server), and benchmark_request, benchmark_response,
+    benchmark_error (a load generator's view of the same requests).
+
+    The client has its own events so that a benchmark through the gateway is one
+    `inference_response` per request on the dashboards, not two; its lines carry the same
+    `request_id` (sent as X-Request-ID), so the two views still join.
 
     Prompts and completions are not written unless `log_prompts=True`: by default a
     request carries `prompt_chars` and a short `prompt_sha256` so identical prompts can
@@ -62,8 +68,7 @@ class InferenceLogger(TypedLogger):
         self.log_prompts = log_prompts
 
     def log_request(self, request_id: str, prompt: Any, model_name: str, **extra: Any) -> None:
-        fields = {"request_id": request_id, "model_name": model_name, **self._text_fields("prompt", prompt), **extra}
-        self._emit("INFO", "inference_request", {}, fields)
+        self._request("inference_request", request_id, prompt, model_name, extra)
 
     def log_response(
         self,
@@ -76,6 +81,41 @@ class InferenceLogger(TypedLogger):
         **extra: Any,
     ) -> None:
         """`tokens_per_second` = tokens_generated / end-to-end latency."""
+        self._response("inference_response", request_id, latency_ms, tokens_generated, model_name, ttft_ms,
+                       prompt_tokens, extra)
+
+    def log_error(self, request_id: str, error: BaseException | str, model_name: str | None = None, **extra: Any) -> None:
+        self._error("inference_error", request_id, error, model_name, extra)
+
+    # -- the load generator's side (mlops bench) -------------------------------------
+    def log_benchmark_request(self, request_id: str, prompt: Any, model_name: str, **extra: Any) -> None:
+        self._request("benchmark_request", request_id, prompt, model_name, extra)
+
+    def log_benchmark_response(
+        self,
+        request_id: str,
+        latency_ms: float,
+        tokens_generated: int,
+        model_name: str,
+        ttft_ms: float | None = None,
+        prompt_tokens: int | None = None,
+        **extra: Any,
+    ) -> None:
+        """As the client measured it: from the planned send time to the last token."""
+        self._response("benchmark_response", request_id, latency_ms, tokens_generated, model_name, ttft_ms,
+                       prompt_tokens, extra)
+
+    def log_benchmark_error(self, request_id: str, error: BaseException | str, model_name: str | None = None,
+                            **extra: Any) -> None:
+        self._error("benchmark_error", request_id, error, model_name, extra)
+
+    # -- shared by both sides --------------------------------------------------------
+    def _request(self, event: str, request_id: str, prompt: Any, model_name: str, extra: dict[str, Any]) -> None:
+        fields = {"request_id": request_id, "model_name": model_name, **self._text_fields("prompt", prompt), **extra}
+        self._emit("INFO", event, {}, fields)
+
+    def _response(self, event: str, request_id: str, latency_ms: float, tokens_generated: int, model_name: str,
+                  ttft_ms: float | None, prompt_tokens: int | None, extra: dict[str, Any]) -> None:
         tps = None
         try:
             if latency_ms and latency_ms > 0 and tokens_generated is not None:
@@ -85,14 +125,15 @@ class InferenceLogger(TypedLogger):
         if "completion" in extra:
             extra = {**extra}
             extra.update(self._text_fields("completion", extra.pop("completion")))
-        self._emit("INFO", "inference_response", {
+        self._emit("INFO", event, {
             "latency_ms": latency_ms, "tokens_generated": tokens_generated, "tokens_per_second": tps,
             "ttft_ms": ttft_ms, "prompt_tokens": prompt_tokens,
         }, {"request_id": request_id, "model_name": model_name, **extra})
 
-    def log_error(self, request_id: str, error: BaseException | str, model_name: str | None = None, **extra: Any) -> None:
-        self._emit("ERROR", "inference_error", {}, {"request_id": request_id, "model_name": model_name,
-                                                    **_error_fields(error, with_traceback=False), **extra})
+    def _error(self, event: str, request_id: str, error: BaseException | str, model_name: str | None,
+               extra: dict[str, Any]) -> None:
+        self._emit("ERROR", event, {}, {"request_id": request_id, "model_name": model_name,
+                                        **_error_fields(error, with_traceback=False), **extra})
 
     def _text_fields(self, kind: str, value: Any) -> dict[str, Any]:
         text = _as_text(value)

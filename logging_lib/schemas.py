@@ -40,12 +40,28 @@ BASE_SCHEMA: dict[str, Any] = {
         "log_type": {"enum": ["training", "inference", "system", "api"]},
         "flow_run_id": {**_STR, "description": "Prefect flow run id, inside a Prefect run"},
         "task_run_id": {**_STR, "description": "Prefect task run id, inside a Prefect task"},
-        "run_id": {**_STR, "description": "MLflow run id, when bound"},
+        "mlflow_run_id": {**_STR, "description": "MLflow run id, bound around a training run"},
+        "benchmark_run_id": {**_STR, "description": "one `mlops bench` run, bound around its requests"},
         "request_id": _STR,
         "nonfinite_fields": {"type": "array", "items": _STR, "description": "fields that were NaN/inf, logged as null"},
         "invalid_fields": {"type": "array", "items": _STR, "description": "fields that were not numbers, logged as null"},
     },
 }
+
+_REQUEST: dict[str, Any] = {
+    "request_id": _STR, "model_name": _STR, "prompt_chars": _n("prompt length in characters", False),
+    "prompt_sha256": {**_STR, "description": "first 16 hex digits of the prompt's sha256"},
+    "prompt": {"description": "the raw prompt, only when log_prompts is on"},
+}
+_REQUEST_REQUIRED = ["request_id", "model_name", "prompt_chars", "prompt_sha256"]
+_RESPONSE: dict[str, Any] = {
+    "request_id": _STR, "model_name": _STR, "latency_ms": _n("end-to-end latency, ms"),
+    "tokens_generated": _n("completion tokens"), "tokens_per_second": _n("tokens_generated / latency"),
+    "ttft_ms": _n("time to first token, ms (streaming)"), "prompt_tokens": _n("prompt tokens"),
+}
+_RESPONSE_REQUIRED = ["request_id", "model_name", "latency_ms", "tokens_generated"]
+_ERROR: dict[str, Any] = {"request_id": _STR, "model_name": {"type": ["string", "null"]}, "error": _STR,
+                          "error_type": _STR, "status": _n("HTTP status, when there was one")}
 
 _EVENTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
     # event: (log_type, level constraint or "", properties, required)
@@ -54,27 +70,29 @@ _EVENTS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
     "training_step": ("training", "", {
         "epoch": _n("fractional epoch"), "step": _n("optimizer step"), "loss": _n("training loss"),
         "learning_rate": _n("learning rate"), "gpu_memory_used": _n("MiB allocated on the GPU"),
-        "gpu_memory_total": _n("MiB the GPU has"),
+        "gpu_memory_total": _n("MiB the GPU has"), "grad_norm": _n("gradient norm before clipping"),
     }, ["epoch", "step", "loss", "learning_rate"]),
     "validation": ("training", "", {"epoch": _n("fractional epoch"), "val_loss": _n("held-out loss"),
-                                    "val_accuracy": _n("held-out accuracy, 0..1")}, ["epoch", "val_loss"]),
+                                    "val_accuracy": _n("held-out accuracy, 0..1, when the caller has one"),
+                                    "perplexity": _n("exp(val_loss)"), "step": _n("optimizer step")},
+                   ["epoch", "val_loss"]),
     "epoch_end": ("training", "", {"epoch": _n("epoch"), "avg_loss": _n("mean training loss"),
                                    "time_elapsed_s": _n("seconds the epoch took")},
                   ["epoch", "avg_loss", "time_elapsed_s"]),
     "training_error": ("training", "ERROR", {"error": _STR, "error_type": _STR, "exception": _STR},
                        ["error", "error_type"]),
-    "inference_request": ("inference", "", {
-        "request_id": _STR, "model_name": _STR, "prompt_chars": _n("prompt length in characters", False),
-        "prompt_sha256": {**_STR, "description": "first 16 hex digits of the prompt's sha256"},
-        "prompt": {"description": "the raw prompt, only when log_prompts is on"},
-    }, ["request_id", "model_name", "prompt_chars", "prompt_sha256"]),
-    "inference_response": ("inference", "", {
-        "request_id": _STR, "model_name": _STR, "latency_ms": _n("end-to-end latency, ms"),
-        "tokens_generated": _n("completion tokens"), "tokens_per_second": _n("tokens_generated / latency"),
-        "ttft_ms": _n("time to first token, ms (streaming)"), "prompt_tokens": _n("prompt tokens"),
-    }, ["request_id", "model_name", "latency_ms", "tokens_generated"]),
-    "inference_error": ("inference", "ERROR", {"request_id": _STR, "error": _STR, "error_type": _STR},
-                        ["request_id", "error"]),
+    # The server side (gateway): one request, one inference_response or inference_error.
+    "inference_request": ("inference", "", _REQUEST, _REQUEST_REQUIRED),
+    "inference_response": ("inference", "", _RESPONSE, _RESPONSE_REQUIRED),
+    "inference_error": ("inference", "ERROR", _ERROR, ["request_id", "error"]),
+    # The load generator's side (`mlops bench`) of the same requests: its own events, so a
+    # benchmark through the gateway is not counted twice; joined to the gateway's by request_id.
+    "benchmark_request": ("inference", "", _REQUEST, _REQUEST_REQUIRED),
+    "benchmark_response": ("inference", "", {
+        **_RESPONSE, "latency_ms": _n("planned send time to the last token, ms (as vLLM's benchmark)"),
+        "send_lag_ms": _n("how late the client sent it, ms"),
+    }, _RESPONSE_REQUIRED),
+    "benchmark_error": ("inference", "ERROR", _ERROR, ["request_id", "error"]),
     "api_request": ("api", "", {"request_id": _STR, "method": _STR, "path": _STR,
                                 "request_bytes": _n("request body bytes")}, ["request_id", "method", "path"]),
     "api_response": ("api", "", {"request_id": _STR, "status_code": _n("HTTP status", False),

@@ -26,7 +26,7 @@ def demo(
     infer = InferenceLogger("demo_gateway", root)
     api = APILogger("demo_gateway", root)
     deadline = time.monotonic() + seconds
-    with GPUMonitor(root, interval=max(0.5, seconds / 4)) as monitor, bind_context(run_id=uuid.uuid4().hex):
+    with GPUMonitor(root, interval=max(0.5, seconds / 4)) as monitor, bind_context(mlflow_run_id=uuid.uuid4().hex):
         step, loss = 0, 3.0
         train.log_epoch_start(epoch=1, total_epochs=1)
         while time.monotonic() < deadline:

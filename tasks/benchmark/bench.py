@@ -52,18 +52,18 @@ def run_benchmark(cfg: BenchmarkConfig, base_url: str, model: str, *, logger: In
 
     def on_start(req: RequestInput) -> None:
         if logger is not None:
-            logger.log_request(req.request_id, req.prompt, model, side="client")
+            logger.log_benchmark_request(req.request_id, req.prompt, model)
 
     def on_result(req: RequestInput, out: RequestOutput) -> None:
         if logger is None:
             return
         if out.success:
-            logger.log_response(req.request_id, latency_ms=round(out.latency * 1000, 3),
-                                tokens_generated=out.output_tokens, model_name=model,
-                                ttft_ms=round(out.ttft * 1000, 3), prompt_tokens=out.prompt_tokens,
-                                send_lag_ms=round(out.send_lag * 1000, 3), side="client")
+            logger.log_benchmark_response(req.request_id, latency_ms=round(out.latency * 1000, 3),
+                                          tokens_generated=out.output_tokens, model_name=model,
+                                          ttft_ms=round(out.ttft * 1000, 3), prompt_tokens=out.prompt_tokens,
+                                          send_lag_ms=round(out.send_lag * 1000, 3))
         else:
-            logger.log_error(req.request_id, out.error, model_name=model, status=out.status, side="client")
+            logger.log_benchmark_error(req.request_id, out.error, model_name=model, status=out.status)
 
     started = datetime.now(timezone.utc)
     with bind_context(benchmark_run_id=run_id):

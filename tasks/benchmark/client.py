@@ -4,10 +4,11 @@ A failed request is data (`success=False`, `status`, `error`), never an exceptio
 seconds (`ttft`, `itl`, `latency`); aggregates elsewhere turn them into `*_ms`.
 
 TTFT is the time to the first SSE message that has `choices`; ITL the gaps between later
-messages with `choices`; latency (E2EL) the time to the last data message before `[DONE]`
-(the usage message included), all counted from the request's start, which the runner sets
-to its planned send time. Token counts come from the server's `usage` message, which is
-asked for with `stream_options.include_usage`.
+messages with `choices`; latency (E2EL) the time to the last message with `choices` (the last
+token), all counted from the request's start, which the runner sets to its planned send time.
+The trailing `usage` message carries no token, so it does not move the end (as in current
+vLLM's benchmark): a server slow to send it does not inflate E2EL or TPOT. Token counts come
+from that `usage` message, asked for with `stream_options.include_usage`.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ async def stream_request(client: httpx.AsyncClient, url: str, payload: dict[str,
                             else:
                                 out.itl.append(ts - last)
                             out.chunks += 1
+                            last = ts  # only token messages move the end of the request
                             c0 = choices[0]
                             piece_text = (c0.get("delta") or {}).get("content") if chat else c0.get("text")
                             if piece_text:
@@ -112,7 +114,6 @@ async def stream_request(client: httpx.AsyncClient, url: str, payload: dict[str,
                         if usage:
                             out.prompt_tokens = usage.get("prompt_tokens")
                             out.output_tokens = usage.get("completion_tokens")
-                        last = ts
     except httpx.HTTPError as exc:
         out.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return out

@@ -36,22 +36,28 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_latencies(result: dict[str, Any], path: Path) -> Path:
+def marked_percentiles(result: dict[str, Any], name: str) -> list[tuple[str, float]]:
+    """The (label, ms) lines the plot draws for `name` ("ttft", "e2el"): the result's own
+    numbers (metrics.py computed them once), never recomputed, so plot, JSON and table agree."""
+    p50 = result.get(f"p50_{name}_ms", result[f"median_{name}_ms"])
+    return [("p50", p50), ("p99", result[f"p99_{name}_ms"])]
+
+
+def latency_figure(result: dict[str, Any]) -> Any:
+    """TTFT and E2EL histograms of the successful requests, with the result's p50/p99 marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ok = [r for r in result["requests"] if r["success"]]
-    ttft = [r["ttft_ms"] for r in ok]
-    e2el = [r["e2el_ms"] for r in ok]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, values, title in ((axes[0], ttft, "TTFT (ms)"), (axes[1], e2el, "E2EL (ms)")):
+    for ax, name, title in ((axes[0], "ttft", "TTFT (ms)"), (axes[1], "e2el", "E2EL (ms)")):
+        values = [r[f"{name}_ms"] for r in ok]
         if values:
             ax.hist(values, bins=min(40, max(5, len(values) // 3)), color="#4c72b0")
-            for p, style in ((50, "--"), (99, ":")):
-                v = sorted(values)[min(len(values) - 1, int(len(values) * p / 100))]
-                ax.axvline(v, color="k", linestyle=style, label=f"p{p} {v:.1f}")
+            for (label, v), style in zip(marked_percentiles(result, name), ("--", ":")):
+                ax.axvline(v, color="k", linestyle=style, label=f"{label} {v:.2f}")  # as format_table prints
             ax.legend()
         ax.set_title(title)
         ax.set_xlabel("ms")
@@ -59,6 +65,13 @@ def plot_latencies(result: dict[str, Any], path: Path) -> Path:
     fig.suptitle(f"{result.get('model_id', '')}: {result['completed']} ok, {result['failed']} failed, "
                  f"{result['request_throughput']:.1f} req/s")
     fig.tight_layout()
+    return fig
+
+
+def plot_latencies(result: dict[str, Any], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = latency_figure(result)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

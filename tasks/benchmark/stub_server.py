@@ -7,7 +7,8 @@ so the server itself costs little and does not hide client or gateway overhead.
 
 A request body may carry `"stub": {...}` to override behaviour for that request:
 `ttft_ms`, `itl_ms`, `output_tokens`, `status` (answer with this error status),
-`hang_s` (wait before the response headers). `GET /stats` reports counters, including
+`hang_s` (wait before the response headers), `usage_delay_ms` (wait between the last token
+and the trailing usage message). `GET /stats` reports counters, including
 streams cut short by the client (`streams_cancelled`).
 
     python -m tasks.benchmark.stub_server --port 9000 --ttft-ms 20 --itl-ms 5
@@ -202,6 +203,8 @@ class StubServer:
                 self.stats.streams_cancelled += 1
                 return False
         tail = b""
+        if include_usage and over.get("usage_delay_ms"):
+            await asyncio.sleep(float(over["usage_delay_ms"]) / 1000.0)
         if include_usage:
             tail += b"data: " + orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model, "choices": [],
                                               "usage": usage}) + b"\n\n"

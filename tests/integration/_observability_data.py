@@ -1,131 +1,150 @@
-"""Realistic logs for the observability tests, written by the typed loggers on a simulated clock.
+"""Logs written by the real code paths, built once per test session for the observability tests.
 
-The loggers stamp lines with `logging_lib.base.iso_now`; we swap it for a clock that starts now
-and advances 5 s per tick, so ten minutes of training, serving and monitoring take a fraction
-of a second. Files are then given the simulated end as mtime, as if written live.
+Nothing here writes a log line itself; production code does, in this order (about a minute on
+two idle cores):
+
+1. the gateway (`BackgroundGateway`) in front of the stub backend, and the benchmark client
+   (`run_benchmark`, as `mlops bench` runs it) through it: a clean benchmark of `CLEAN_N`
+   requests for one served model;
+2. two tiny QLoRA training runs through `mlops train` (each in its own process), each with
+   its GPUMonitor (here without a GPU: `gpu_unavailable`, then `system_metrics`), so two
+   MLflow run ids: a "by run" panel must show two series;
+3. a second benchmark for another served model whose backend answers two requests with 503,
+   one with 400 and one after more than a second: real `inference_error`, 4xx/5xx `api_response`
+   and `benchmark_error` lines, and a slow request;
+4. a training run that fails (no example fits `model.max_seq_len`): a real `training_error`.
+
+The moments between the phases are kept, so tests can query "just after the clean benchmark"
+or "while everything was healthy" (after 2, before 3).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import random
+import json
 import time
-from collections.abc import Iterator
+import types
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
-INCIDENTS = frozenset({"gpu_memory", "latency", "temperature", "5xx", "training_error"})
-TICK_MS = 5_000
-EXAMPLE_REQUEST_ID = "req_0123456789ab"
+import pytest
+
+from tests.conftest import REPO_ROOT, run_cli
+
+CLEAN_N = 10
+MODELS = ("tiny-chat-lora-v1", "tiny-chat-lora-v2")
+EXAMPLE_BENCH_RUN = "example0"
+EXAMPLE_REQUEST_ID = f"bench-{EXAMPLE_BENCH_RUN}-00000"  # the id docs/observability.md follows through the logs
+TINY_TRAINING = [
+    "train.max_steps=6", "train.logging_steps=2", "train.eval_steps=3", "train.save_steps=100",
+    "train.per_device_batch_size=4", "train.monitor_interval_s=0.5", "eval.before_training=false",
+    "eval.max_examples=4", "eval.require_improvement=false", "mlflow.register_model=false",
+    "mlflow.log_system_metrics=false",
+]
 
 
-class SimClock:
-    def __init__(self, start_ms: int) -> None:
-        self.now_ms = start_ms
+@dataclass(frozen=True)
+class RealLogs:
+    root: Path                      # the log folder (logs/<type>/*.log)
+    run_ids: tuple[str, str]        # the two finished training runs
+    failed_run_id: str              # the training run that failed
+    clean_model: str                # served model of the clean benchmark (CLEAN_N requests, all ok)
+    faulty_model: str               # served model of the benchmark with failures
+    faulty_n: int
+    faulty_failed: int
+    clean_bench_end_ms: int         # just after the clean benchmark
+    healthy_end_ms: int             # after the two good training runs, before any failure
+    faulty_bench_end_ms: int        # just after the benchmark with failures
+    end_ms: int                     # after everything
+    gpu: bool                       # the monitor found a GPU (then gpu_metrics exist)
 
-    def iso(self) -> str:
-        s, ms = divmod(self.now_ms, 1000)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ms:03d}Z"
+
+_BUILT: dict[str, RealLogs] = {}
 
 
-@contextlib.contextmanager
-def simulated_clock(start_ms: int) -> Iterator[SimClock]:
-    import logging_lib.base as base
+def real_logs(tmp_path_factory: pytest.TempPathFactory) -> RealLogs:
+    """The session's real logs, built on first use."""
+    if "logs" not in _BUILT:
+        _BUILT["logs"] = _build(tmp_path_factory.mktemp("real-logs"))
+    return _BUILT["logs"]
 
-    clock = SimClock(start_ms)
-    real = base.iso_now
-    base.iso_now = clock.iso
+
+def _now_ms() -> int:
+    return int(time.time() * 1000) + 1
+
+
+def _build(root: Path) -> RealLogs:
+    from configs.serving import GatewayConfig
+    from tasks.benchmark.stub_server import StubServer
+    from tasks.gateway.server import BackgroundGateway
+
+    log_dir, data_dir = root / "logs", root / "data"
+    stub = StubServer(ttft_ms=20, itl_ms=5).start_in_thread()
+    gateway = BackgroundGateway(GatewayConfig(backend_url=stub.base_url, port=0), log_dir=str(log_dir)).start()
     try:
-        yield clock
+        _bench(gateway.base_url, MODELS[0], root / "clean.jsonl", [{}] * CLEAN_N, log_dir, "clean000")
+        clean_end = _now_ms()
+        run_a = _train(root, data_dir, log_dir, "obs-a")
+        run_b = _train(root, data_dir, log_dir, "obs-b")
+        healthy_end = _now_ms()
+        faults = [{}, {"status": 503}, {"ttft_ms": 1100}, {}, {"status": 400}, {}, {"status": 503}, {}]
+        _bench(gateway.base_url, MODELS[1], root / "faulty.jsonl", faults, log_dir, EXAMPLE_BENCH_RUN)
+        faulty_end = _now_ms()
     finally:
-        base.iso_now = real
+        gateway.stop()
+        stub.stop_thread()
+    failed = _train(root, data_dir, log_dir, "obs-fail", "model.max_seq_len=9", fails=True)
+    gpu = any('"gpu_metrics"' in p.read_text() for p in (log_dir / "system").glob("*.log"))
+    return RealLogs(log_dir, (run_a, run_b), failed, MODELS[0], MODELS[1], len(faults),
+                    sum(1 for f in faults if "status" in f), clean_end, healthy_end, faulty_end, _now_ms(), gpu)
 
 
-def write_logs(root: Path, *, minutes: int = 10, incidents: frozenset[str] = frozenset(), seed: int = 0) -> int:
-    """Write `minutes` of all four log types (+ a vLLM text log) under root; returns the end time (ms)."""
-    from logging_lib import APILogger, InferenceLogger, SystemLogger, TrainingLogger, bind_context
+def _bench(base_url: str, model: str, dataset: Path, stubs: list[dict], log_dir: Path, run_id: str) -> None:
+    """One benchmark through the gateway, logged as `mlops bench` logs it."""
+    from configs.benchmark import BenchmarkConfig
+    from logging_lib import InferenceLogger
+    from tasks.benchmark.bench import run_benchmark
 
-    unknown = set(incidents) - INCIDENTS
-    if unknown:
-        raise ValueError(f"unknown incidents {sorted(unknown)}; known: {sorted(INCIDENTS)}")
-    rng = random.Random(seed)
-    start_ms = int(time.time() * 1000) // 1000 * 1000
-    ticks = minutes * 60_000 // TICK_MS
-    with simulated_clock(start_ms) as clock:
-        train = TrainingLogger("qlora_tiny", root, console=False)
-        infer = InferenceLogger("gateway", root)
-        api = APILogger("gateway", root)
-        system = SystemLogger("gpu_monitor", root)
-        run_id = "run" + "%029x" % rng.getrandbits(116)
-        system.log_gpu_unavailable("NVML unavailable on the CPU node (expected there)")
-        loss = 3.2
-        with bind_context(run_id=run_id):
-            train.log_epoch_start(epoch=1, total_epochs=1)
-        for tick in range(ticks):
-            clock.now_ms = start_ms + tick * TICK_MS + 1
-            with bind_context(run_id=run_id):
-                loss *= 0.985
-                train.log_step(epoch=round(1 + tick / ticks, 3), step=tick + 1, loss=round(loss, 4),
-                               learning_rate=2e-4 * (1 - tick / ticks), gpu_memory_used=14_000 + rng.uniform(0, 500),
-                               gpu_memory_total=24_576)
-                if tick % 12 == 11:
-                    train.log_validation(epoch=round(1 + tick / ticks, 3), val_loss=round(loss * 1.08, 4),
-                                         val_accuracy=round(0.5 + tick / ticks / 3, 3))
-                if "training_error" in incidents and tick == ticks - 3:
-                    try:
-                        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-                    except RuntimeError as exc:
-                        train.log_error(exc, step=tick + 1)
-            for gpu in (0, 1):
-                mem = 95.5 if ("gpu_memory" in incidents and gpu == 1) else rng.uniform(40, 60)
-                temp = 92.0 if ("temperature" in incidents and gpu == 0) else rng.uniform(55, 70)
-                system.log_gpu_metrics(gpu_id=gpu, gpu_memory_used=round(mem * 245.76, 1), gpu_memory_total=24_576,
-                                       gpu_memory_percent=round(mem, 2), gpu_utilization=round(rng.uniform(60, 99), 1),
-                                       temperature=round(temp, 1), power_watts=round(rng.uniform(180, 300), 1))
-            system.log_system_metrics(cpu_percent=round(rng.uniform(10, 80), 1), memory_used_mib=9_000.0,
-                                      memory_total_mib=24_105.6, memory_percent=37.3, disk_used_gib=120.0,
-                                      disk_total_gib=250.0, disk_percent=48.0)
-            for i in range(4):
-                clock.now_ms = start_ms + tick * TICK_MS + 100 + i * 1000
-                model = "ft-model" if i % 2 else "base-model"
-                rid = "req_%012x" % rng.getrandbits(48)
-                if tick == 0 and i == 0:
-                    rid = EXAMPLE_REQUEST_ID  # the id docs/observability.md follows through the logs
-                slow = "latency" in incidents and model == "ft-model"
-                latency = rng.uniform(1800, 2200) if slow else rng.uniform(120, 400)
-                if tick == 7 and i == 0:
-                    latency = 1250.0  # one slow request on a healthy day
-                status = 200
-                if "5xx" in incidents and i in (1, 3) and tick % 2 == 0:
-                    status = 503
-                elif tick == 3 and i == 2:
-                    status = 500  # one stray server error: 1 in 480, far below the 5% alert
-                elif tick == 5 and i == 1:
-                    status = 404
-                with bind_context(request_id=rid):
-                    api.log_request(rid, "POST", "/v1/chat/completions", request_bytes=180 + i)
-                    infer.log_request(rid, "What is machine learning?", model)
-                    clock.now_ms += int(latency)
-                    if status >= 500:
-                        infer.log_error(rid, ConnectionError("upstream vLLM returned 503"), model_name=model)
-                    else:
-                        tokens = rng.randint(20, 120)
-                        infer.log_response(rid, latency_ms=round(latency, 2), tokens_generated=tokens,
-                                           model_name=model, ttft_ms=round(latency * 0.15, 2), prompt_tokens=12)
-                    api.log_response(rid, status, duration_ms=round(latency + 2.5, 2), response_bytes=900)
-        end_ms = start_ms + ticks * TICK_MS
-        clock.now_ms = end_ms - 500
-        with bind_context(run_id=run_id):
-            train.log_epoch_end(epoch=1, avg_loss=round(loss * 1.4, 4), time_elapsed=minutes * 60.0)
-        for lg in (train, infer, api, system):
-            lg.close()
-    vllm_dir = root / "vllm"
-    vllm_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(start_ms / 1000))
-    (vllm_dir / f"vllm_{stamp}.log").write_text(
-        "INFO 11-26 08:15:22 [api_server.py:1090] Starting vLLM API server on http://127.0.0.1:8000\n"
-        "WARNING 11-26 08:15:23 [cpu.py:120] Pin memory is not supported on CPU.\n"
-        "INFO 11-26 08:15:40 [launcher.py:29] Available routes are: /v1/chat/completions, /metrics\n")
-    for path in root.rglob("*.log"):
-        os.utime(path, (end_ms / 1000, end_ms / 1000))
-    return end_ms
+    dataset.write_text("\n".join(json.dumps({"prompt": f"What is the capital of country {i}?",
+                                              "extra_body": {"stub": s} if s else {}})
+                                  for i, s in enumerate(stubs)) + "\n")
+    cfg = BenchmarkConfig(num_prompts=len(stubs), max_tokens=4, max_concurrency=4, warmup_requests=0,
+                          dataset_path=dataset, min_success_rate=0.0)
+    with InferenceLogger("benchmark", str(log_dir)) as logger:
+        run_benchmark(cfg, base_url, model, logger=logger, run_id=run_id)
+
+
+def _train(root: Path, data_dir: Path, log_dir: Path, run_name: str, *extra: str, fails: bool = False) -> str:
+    """One tiny training run through `mlops train` (its own process, as a user runs it: MLflow's
+    and torch's process-wide state stay out of the test session); returns its MLflow run id,
+    also when the run fails."""
+    sets = [f"paths.data_dir={data_dir}", f"train.run_name={run_name}", *TINY_TRAINING, *extra]
+    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "local.yaml"), "--log-dir", str(log_dir),
+                   *[arg for s in sets for arg in ("--set", s)], cwd=root, timeout=600)
+    marker = data_dir / "runs" / run_name / "mlflow_run.json"
+    if not marker.exists():
+        raise RuntimeError(f"mlops train {run_name} did not start an MLflow run:\n{proc.stderr[-3000:]}")
+    if (proc.returncode != 0) != fails:
+        raise RuntimeError(f"mlops train {run_name} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return json.loads(marker.read_text())["run_id"]
+
+
+def fake_nvml(memory_percent: list[float], temperature_c: list[float]) -> types.ModuleType:
+    """A stand-in for `pynvml` reporting one GPU per list entry: the monitor's GPU path on a
+    machine without a GPU (its device is faked, its code and log lines are real)."""
+    nv = types.ModuleType("pynvml")
+
+    class NVMLError(Exception):
+        pass
+
+    total = 80 * 1024**3
+    nv.NVMLError = NVMLError
+    nv.NVML_TEMPERATURE_GPU = 0
+    nv.nvmlInit = nv.nvmlShutdown = lambda: None
+    nv.nvmlDeviceGetCount = lambda: len(memory_percent)
+    nv.nvmlDeviceGetHandleByIndex = lambda i: i
+    nv.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(used=int(total * memory_percent[h] / 100), total=total)
+    nv.nvmlDeviceGetUtilizationRates = lambda h: SimpleNamespace(gpu=90)
+    nv.nvmlDeviceGetTemperature = lambda h, kind: temperature_c[h]
+    nv.nvmlDeviceGetPowerUsage = lambda h: 300_000
+    return nv

@@ -1,4 +1,5 @@
-"""`mlops logs query | tail | alerts` as a user runs them (real files, real command)."""
+"""`mlops logs query | tail | alerts` as a user runs them (real files, real command), over logs the
+real code wrote (tests/integration/_observability_data.py)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,15 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from tests.conftest import REPO_ROOT, run_cli
-from tests.integration._observability_data import INCIDENTS, write_logs
+from tests.integration._observability_data import CLEAN_N, RealLogs, real_logs
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def incident_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    root = tmp_path_factory.mktemp("cli-logs")
-    return root, write_logs(root, minutes=5, incidents=INCIDENTS)
+def logs(tmp_path_factory: pytest.TempPathFactory) -> RealLogs:
+    return real_logs(tmp_path_factory)
 
 
 def invoke(*args: str) -> str:
@@ -32,40 +32,49 @@ def invoke(*args: str) -> str:
     return res.stdout
 
 
-def test_metric_query_prints_a_table_of_series(incident_logs: tuple[Path, int]) -> None:
-    root, end_ms = incident_logs
-    out = invoke("logs", "query", 'max_over_time({job="system"} |= "gpu_metrics" | json | message="gpu_metrics" '
-                 '| unwrap temperature [5m]) by (gpu_id)', "--log-dir", str(root), "--end", str(end_ms / 1000))
+def _lines(logs: RealLogs, log_type: str) -> list[dict]:
+    return [json.loads(x) for f in sorted((logs.root / log_type).glob("*.log")) for x in f.read_text().splitlines()]
+
+
+def test_metric_query_prints_a_table_of_series(logs: RealLogs) -> None:
+    """Last loss of each of the two training runs, as the files have it."""
+    out = invoke("logs", "query", 'last_over_time({job="training"} |= "training_step" | json '
+                 '| message="training_step" | unwrap loss [1h]) by (mlflow_run_id)',
+                 "--log-dir", str(logs.root), "--end", str(logs.end_ms / 1000))
     lines = out.splitlines()
     assert lines[0].startswith("SERIES") and "instant query at" in lines[0]
-    assert lines[1].split() == ['{gpu_id="0"}', "92"]
-    assert lines[2].startswith('{gpu_id="1"}') and float(lines[2].split()[1]) <= 70
+    steps = [ln for ln in _lines(logs, "training") if ln["message"] == "training_step"]
+    last = {run: [s["loss"] for s in steps if s["mlflow_run_id"] == run][-1] for run in logs.run_ids}
+    printed = {ln.split()[0]: float(ln.split()[1]) for ln in lines[1:]}
+    assert printed == {f'{{mlflow_run_id="{run}"}}': pytest.approx(loss, rel=1e-4) for run, loss in last.items()}
 
 
-def test_range_query_json_and_plot(incident_logs: tuple[Path, int], tmp_path: Path) -> None:
-    root, end_ms = incident_logs
-    query = 'sum by (model_name) (count_over_time({job="inference"} |= "inference_response" | json [1m]))'
-    body = json.loads(invoke("logs", "query", query, "--log-dir", str(root), "--end", str(end_ms / 1000),
+def test_range_query_json_and_plot(logs: RealLogs, tmp_path: Path) -> None:
+    query = ('sum by (model_name) (count_over_time({job="inference"} |= "inference_response" | json '
+             '| message="inference_response" [1h]))')
+    body = json.loads(invoke("logs", "query", query, "--log-dir", str(logs.root), "--end", str(logs.end_ms / 1000),
                              "--since", "5m", "--step", "1m", "--json"))
     assert body["resultType"] == "matrix"
-    base = next(r for r in body["result"] if r["metric"] == {"model_name": "base-model"})
-    assert [float(v) for _t, v in base["values"]][-4:] == [24.0] * 4  # 2 base-model responses per 5 s tick
+    last = {r["metric"]["model_name"]: float(r["values"][-1][1]) for r in body["result"]}
+    # the gateway's responses: all of the clean benchmark, the faulty one's less its failures
+    assert last == {logs.clean_model: CLEAN_N, logs.faulty_model: logs.faulty_n - logs.faulty_failed}
     png = tmp_path / "plots" / "qps.png"
-    invoke("logs", "query", query, "--log-dir", str(root), "--end", str(end_ms / 1000), "--since", "5m",
+    invoke("logs", "query", query, "--log-dir", str(logs.root), "--end", str(logs.end_ms / 1000), "--since", "5m",
            "--plot", str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
-def test_log_query_prints_matching_lines_and_json_streams(incident_logs: tuple[Path, int]) -> None:
-    root, end_ms = incident_logs
+def test_log_query_prints_matching_lines_and_json_streams(logs: RealLogs) -> None:
     query = '{job="training"} | json | message="training_error" | line_format "{{.error}} (step {{.step}})"'
-    out = invoke("logs", "query", query, "--log-dir", str(root), "--end", str(end_ms / 1000))
+    out = invoke("logs", "query", query, "--log-dir", str(logs.root), "--end", str(logs.end_ms / 1000))
     (line,) = out.splitlines()
-    assert line.endswith("training RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (step 58)")
-    body = json.loads(invoke("logs", "query", query, "--log-dir", str(root), "--end", str(end_ms / 1000), "--json"))
+    assert line.endswith("TrainingError: no training example keeps an answer token within "
+                         "model.max_seq_len=9; raise it (step 0)")
+    body = json.loads(invoke("logs", "query", query, "--log-dir", str(logs.root), "--end", str(logs.end_ms / 1000),
+                             "--json"))
     (stream,) = body["result"]
     assert stream["stream"]["job"] == "training" and stream["stream"]["level"] == "ERROR"
-    assert stream["values"][0][1].startswith("RuntimeError")
+    assert stream["values"][0][1].startswith("TrainingError")
 
 
 def test_bad_query_exits_1_with_the_position(tmp_path: Path) -> None:
@@ -89,13 +98,14 @@ def test_query_over_the_demo_matches_a_hand_computed_average(tmp_path: Path) -> 
     assert float(series["value"][1]) == pytest.approx(statistics.fmean(latencies))
 
 
-def test_tail_merges_types_by_time_pretty_or_raw(incident_logs: tuple[Path, int]) -> None:
-    root, _end = incident_logs
-    out = invoke("logs", "tail", "--log-dir", str(root), "-n", "5")
+def test_tail_merges_types_by_time_pretty_or_raw(logs: RealLogs) -> None:
+    out = invoke("logs", "tail", "--log-dir", str(logs.root), "-n", "5")
     lines = out.splitlines()
     assert len(lines) == 5 and "\x1b[" not in out  # not a terminal: no colour
-    assert any("[training/qlora_tiny] epoch_end" in ln for ln in lines)
-    raw = invoke("logs", "tail", "--log-dir", str(root), "-n", "3", "--type", "api", "--json").splitlines()
+    newest = max((ln for t in ("training", "inference", "system", "api") for ln in _lines(logs, t)),
+                 key=lambda ln: ln["timestamp"])
+    assert f"[{newest['log_type']}/{newest['logger']}] {newest['message']}" in lines[-1]
+    raw = invoke("logs", "tail", "--log-dir", str(logs.root), "-n", "3", "--type", "api", "--json").splitlines()
     assert [json.loads(ln)["log_type"] for ln in raw] == ["api"] * 3
     stamps = [json.loads(ln)["timestamp"] for ln in raw]
     assert stamps == sorted(stamps)
@@ -127,11 +137,10 @@ def test_tail_follow_picks_up_new_lines_and_new_files(tmp_path: Path) -> None:
     assert [json.loads(ln)["message"] for ln in out.splitlines()] == ["appended", "rotated"]
 
 
-def test_alerts_command_reports_firing_rules_with_runbooks(incident_logs: tuple[Path, int]) -> None:
-    root, end_ms = incident_logs
-    out = invoke("logs", "alerts", "--log-dir", str(root), "--at", str(end_ms / 1000))
-    assert "FIRING   GPUMemoryHigh" in out and "runbook:" in out
-    body = json.loads(invoke("logs", "alerts", "--log-dir", str(root), "--at", str(end_ms / 1000), "--json"))
+def test_alerts_command_reports_firing_rules_with_runbooks(logs: RealLogs) -> None:
+    out = invoke("logs", "alerts", "--log-dir", str(logs.root), "--at", str(logs.end_ms / 1000))
+    assert "FIRING   TrainingError" in out and "runbook:" in out
+    body = json.loads(invoke("logs", "alerts", "--log-dir", str(logs.root), "--at", str(logs.end_ms / 1000), "--json"))
     assert {a["alert"]: a["state"] for a in body}["TrainingError"] == "firing"
 
 

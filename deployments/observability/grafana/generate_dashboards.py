@@ -38,30 +38,38 @@ def logs(title: str, expr: str) -> dict:
 TRAIN_STEP = _sel("training", "training_step")
 VALIDATION = _sel("training", "validation")
 RESPONSE = _sel("inference", "inference_response")
+BENCH = _sel("inference", "benchmark_response")
 GPU = _sel("system", "gpu_metrics")
 SYSTEM = _sel("system", "system_metrics")
 API_RESP = _sel("api", "api_response")
 API_REQ = _sel("api", "api_request")
 
 DASHBOARDS: dict[str, tuple[str, list[dict]]] = {
+    # Training lines carry the MLflow run id as `mlflow_run_id` (bound by tasks/train_run.py):
+    # "by run" panels group by it, one series per run.
     "mlops-training": ("MLOps / Training", [
-        ts("Training loss by run", [(f"last_over_time({TRAIN_STEP} | unwrap loss [1m]) by (run_id)", "{{run_id}}")]),
-        ts("Learning rate by run", [(f"last_over_time({TRAIN_STEP} | unwrap learning_rate [1m]) by (run_id)",
-                                     "{{run_id}}")]),
-        ts("Validation loss by run", [(f"last_over_time({VALIDATION} | unwrap val_loss [1h]) by (run_id)",
-                                       "{{run_id}}")]),
-        ts("Validation accuracy by run", [(f"last_over_time({VALIDATION} | unwrap val_accuracy [1h]) by (run_id)",
-                                           "{{run_id}}")], unit="percentunit"),
-        ts("Optimizer steps per minute", [(f"sum by (run_id) (count_over_time({TRAIN_STEP} [1m]))", "{{run_id}}")]),
+        ts("Training loss by run", [(f"last_over_time({TRAIN_STEP} | unwrap loss [1m]) by (mlflow_run_id)",
+                                     "{{mlflow_run_id}}")]),
+        ts("Learning rate by run", [(f"last_over_time({TRAIN_STEP} | unwrap learning_rate [1m]) by (mlflow_run_id)",
+                                     "{{mlflow_run_id}}")]),
+        ts("Validation loss by run", [(f"last_over_time({VALIDATION} | unwrap val_loss [1h]) by (mlflow_run_id)",
+                                       "{{mlflow_run_id}}")]),
+        ts("Validation perplexity by run", [
+            (f"last_over_time({VALIDATION} | unwrap perplexity [1h]) by (mlflow_run_id)", "{{mlflow_run_id}}")]),
+        ts("Optimizer steps logged per minute by run",
+           [(f"sum by (mlflow_run_id) (count_over_time({TRAIN_STEP} [1m]))", "{{mlflow_run_id}}")]),
         ts("GPU memory during training (MiB)", [
-            (f"max_over_time({TRAIN_STEP} | unwrap gpu_memory_used [1m]) by (run_id)", "used {{run_id}}"),
-            (f"max_over_time({TRAIN_STEP} | unwrap gpu_memory_total [1m]) by (run_id)", "total {{run_id}}")],
-           unit="decmbytes"),
-        ts("Epoch duration (s)", [(f"last_over_time({_sel('training', 'epoch_end')} | unwrap time_elapsed_s [1h])"
-                                   " by (run_id)", "{{run_id}}")], unit="s"),
-        logs("Training steps", f'{TRAIN_STEP} | line_format "run {{{{.run_id}}}} epoch {{{{.epoch}}}} step '
+            (f"max_over_time({TRAIN_STEP} | unwrap gpu_memory_used [1m]) by (mlflow_run_id)", "used {{mlflow_run_id}}"),
+            (f"max_over_time({TRAIN_STEP} | unwrap gpu_memory_total [1m]) by (mlflow_run_id)",
+             "total {{mlflow_run_id}}")], unit="decmbytes"),
+        ts("Epoch duration (s) by run", [(f"last_over_time({_sel('training', 'epoch_end')} | unwrap time_elapsed_s "
+                                          "[1h]) by (mlflow_run_id)", "{{mlflow_run_id}}")], unit="s"),
+        logs("Training steps", f'{TRAIN_STEP} | line_format "run {{{{.mlflow_run_id}}}} epoch {{{{.epoch}}}} step '
                                f'{{{{.step}}}} loss {{{{.loss}}}} lr {{{{.learning_rate}}}}"'),
     ]),
+    # inference_response is the server side (the gateway): one line per request. A benchmark
+    # client logs its own view as benchmark_response, so a benchmark through the gateway is
+    # counted once here; its client-side numbers have their own panel.
     "mlops-inference": ("MLOps / Inference", [
         ts("Requests per second by model", [(f"sum by (model_name) (rate({RESPONSE} [1m]))", "{{model_name}}")],
            unit="reqps"),
@@ -83,6 +91,14 @@ DASHBOARDS: dict[str, tuple[str, list[dict]]] = {
              " [5m]))", "{{model_name}} {{error_type}}")]),
         logs("Slow requests (> 1 s)", f'{RESPONSE} | latency_ms > 1000 | line_format "{{{{.request_id}}}} '
                                       f'{{{{.model_name}}}} {{{{.latency_ms}}}} ms {{{{.tokens_generated}}}} tokens"'),
+        ts("Benchmark client view by benchmark run (ms)", [
+            (f"quantile_over_time(0.99, {BENCH} | unwrap ttft_ms [1h]) by (benchmark_run_id)",
+             "p99 TTFT {{benchmark_run_id}}"),
+            (f"quantile_over_time(0.99, {BENCH} | unwrap latency_ms [1h]) by (benchmark_run_id)",
+             "p99 E2EL {{benchmark_run_id}}")], unit="ms"),
+        ts("Benchmark requests by outcome (1h)", [
+            (f"sum by (benchmark_run_id, message) (count_over_time({{job=\"inference\"}} |= \"benchmark_\" | json "
+             f'| message=~"benchmark_response|benchmark_error" [1h]))', "{{benchmark_run_id}} {{message}}")]),
     ]),
     "mlops-system": ("MLOps / GPU and system", [
         ts("GPU memory used (%) by GPU", [(f"max_over_time({GPU} | unwrap gpu_memory_percent [1m]) by (host, gpu_id)",

@@ -42,8 +42,9 @@ def test_failed_requests_are_data_and_threshold_fails_run(stub_url: str, tmp_pat
     assert validate_file(log).ok
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert {ln["benchmark_run_id"] for ln in lines} == {"run123"}
-    assert sum(ln["message"] == "inference_error" for ln in lines) == 2
-    assert sum(ln["message"] == "inference_response" for ln in lines) == 8
+    assert sum(ln["message"] == "benchmark_error" for ln in lines) == 2
+    assert sum(ln["message"] == "benchmark_response" for ln in lines) == 8
+    assert not any(ln["message"].startswith("inference_") for ln in lines)  # the server side's events
     assert {ln["request_id"] for ln in lines} == {r["request_id"] for r in result["requests"]}
     assert all("prompt" not in ln for ln in lines)  # raw prompts are not logged
 
@@ -104,3 +105,37 @@ def test_benchmark_task_returns_small_values(stub_url: str, tmp_path: Path, log_
     assert out["completed"] == 5 and out["failed"] == 0 and out["quality"] is None
     assert Path(out["result_file"]).exists() and Path(out["plot_file"]).exists()
     assert len(json.dumps(out)) < 1000
+
+
+def test_json_report_and_plot_show_the_same_percentiles(stub_url: str, tmp_path: Path, monkeypatch) -> None:
+    """One set of samples, one percentile definition: the p50/p99 TTFT and E2EL lines the plot
+    draws are the result JSON's numbers, and the table prints those numbers too."""
+    import re
+
+    from matplotlib.axes import Axes
+
+    from tasks.benchmark.report import format_table, plot_latencies
+
+    rows = [{"prompt": f"p{i}", "extra_body": {"stub": {"ttft_ms": 5 + (i * 37) % 60, "itl_ms": 1 + i % 3,
+                                                         "output_tokens": 4}}} for i in range(23)]
+    dataset = tmp_path / "spread.jsonl"
+    dataset.write_text("\n".join(json.dumps(r) for r in rows))
+    cfg = BenchmarkConfig(num_prompts=23, max_tokens=4, max_concurrency=4, dataset_path=dataset)
+    run_benchmark(cfg, stub_url, "stub-model", result_file=tmp_path / "r.json")
+    result = json.loads((tmp_path / "r.json").read_text())
+    drawn: list[tuple[float, str]] = []
+    real_axvline = Axes.axvline
+
+    def spy(self, x=0, *args, **kwargs):
+        drawn.append((x, kwargs.get("label", "")))
+        return real_axvline(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "axvline", spy)
+    plot_latencies(result, tmp_path / "r.png")
+    table = format_table(result)
+    printed = {f"{stat} {name}".lower(): value
+               for stat, name, value in re.findall(r"^(P50|P99) (TTFT|E2EL) \(ms\)\s+(\S+)$", table, re.M)}
+    want = [result["p50_ttft_ms"], result["p99_ttft_ms"], result["p50_e2el_ms"], result["p99_e2el_ms"]]
+    assert [x for x, _label in drawn] == want
+    assert [label.split()[-1] for _x, label in drawn] == [f"{v:.2f}" for v in want]
+    assert [printed[k] for k in ("p50 ttft", "p99 ttft", "p50 e2el", "p99 e2el")] == [f"{v:.2f}" for v in want]

@@ -61,3 +61,19 @@ def test_latency_counts_from_planned_time_when_client_is_late(stub_url: str) -> 
     for o in outs:
         assert o.ttft * 1000 >= 30 + o.send_lag * 1000 - 1
     assert statistics.mean(o.send_lag for o in outs) > 0
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+def test_e2e_latency_ends_at_the_last_token_not_at_a_late_usage_message(stub_url: str, endpoint: str) -> None:
+    """The server sends the usage message 400 ms after the last token (as a busy server may);
+    E2EL and TPOT still end at the last token, and the usage message's counts are still used."""
+    stub = {"ttft_ms": 30, "itl_ms": 10, "output_tokens": 5, "usage_delay_ms": 400}
+    inputs = [RequestInput(f"u-{i}", f"prompt {i}", 5, {"stub": stub}) for i in range(3)]
+    shape = LoadShape(base_url=stub_url, model="stub-model", endpoint=endpoint, max_concurrency=1)
+    outs, duration = run_load_sync(shape, inputs)
+    m = calculate_metrics(outs, duration)
+    assert m["completed"] == 3 and m["total_output_tokens"] == 15  # the late usage message was read
+    assert all(not o.usage_missing for o in outs)
+    assert 70 <= m["median_e2el_ms"] <= 70 + SLACK_MS              # 30 + 4 * 10, not + 400
+    assert 9 <= m["mean_tpot_ms"] <= 12
+    assert duration > 3 * 0.4  # the run did wait for each usage message

@@ -167,3 +167,31 @@ def test_console_echo_is_human_readable(log_dir, capsys):
     log.log_step(1, 5, 0.25, 0.001)
     err = capsys.readouterr().err
     assert "INFO" in err and "[echo] training_step" in err and "loss=0.25" in err
+
+
+def test_console_echoes_each_event_exactly_once(log_dir, capsys):
+    """One console line per event written: typed, free-form, with bound context, below the level."""
+    log = TrainingLogger("echo", log_dir=log_dir, console=True)
+    log.log_step(1, 5, 0.25, 0.001)
+    with bind_context(mlflow_run_id="r1"):
+        log.log_epoch_end(epoch=1, avg_loss=0.3, time_elapsed=2.0)
+        log.logger.info("free form", detail=1)
+    log.logger.debug("not shown")  # below INFO: neither written nor echoed
+    log.log_step(1, 6, float("nan"), 0.001)  # the sanitiser's path
+    log.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 4, lines
+    assert [ln.split("] ", 1)[1].split(" ", 1)[0] for ln in lines] == [
+        "training_step", "epoch_end", "free", "training_step"]
+    assert "mlflow_run_id=r1" in lines[1] and "mlflow_run_id=r1" in lines[2]
+    assert len(read_events(log_dir, "training")) == 4
+
+
+def test_the_clock_is_injected_not_patched(log_dir):
+    stamps = iter(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:05.250Z"])
+    log = TrainingLogger("replay", log_dir=log_dir, clock=lambda: next(stamps))
+    log.log_step(1, 1, 0.5, 0.1)
+    log.logger.info("free form")
+    log.close()
+    assert [e["timestamp"] for e in read_events(log_dir, "training")] == ["2026-01-01T00:00:00.000Z",
+                                                                          "2026-01-01T00:00:05.250Z"]
