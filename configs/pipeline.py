@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from configs._base import Section
 from configs.benchmark import BenchmarkConfig
@@ -40,6 +40,29 @@ class PipelineConfig(Section):
     promotion: PromotionConfig = PromotionConfig()
     retention: RetentionConfig = RetentionConfig()
     gpu_sampling: GPUSamplingConfig = GPUSamplingConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _serving_follows_model(cls, data: Any) -> Any:
+        """Where the serving section is silent, serve what was trained: vLLM's max_model_len is
+        model.max_seq_len and its dtype model.dtype (not a fixed 512 after training at 1024)."""
+        if not isinstance(data, dict) or "model" not in data:
+            return data
+        model = data["model"]
+        model = model.model_dump() if isinstance(model, BaseModel) else model
+        if not isinstance(model, dict):
+            return data
+        fields = ModelConfig.model_fields
+        follow = {"max_model_len": model.get("max_seq_len", fields["max_seq_len"].default),
+                  "dtype": model.get("dtype", fields["dtype"].default)}
+        serving = data.get("serving", {})
+        if isinstance(serving, ServingConfig):
+            missing = {k: v for k, v in follow.items() if getattr(serving, k) is None}
+            return {**data, "serving": serving.model_copy(update=missing)} if missing else data
+        if isinstance(serving, dict):
+            return {**data, "serving": {**{k: v for k, v in follow.items() if serving.get(k) is None}, **{
+                k: v for k, v in serving.items() if not (k in follow and v is None)}}}
+        return data
 
     def resolved(self, root: Path) -> PipelineConfig:
         """A copy with every relative path made absolute against `root` and the MLflow
