@@ -38,7 +38,8 @@ def pipeline(
             typer.echo(f"==> log-retention (older than {cfg.retention.retention_days:g} days)")
             settings = cfg.retention
             if settings.destination is None:  # back up beside this config's data, not the checkout's
-                settings = settings.model_copy(update={"destination": (cfg.paths.data_dir / "backups" / "logs").as_uri()})
+                backups = cfg.paths.data_dir / "backups" / "logs"
+                settings = settings.model_copy(update={"destination": backups.as_uri()})
             retention = log_retention(retention=settings, log_dir=str(logs))
     m = out["metrics"]
     typer.echo("")

@@ -104,7 +104,8 @@ def log_tail(path: Path | str, lines: int = 40) -> str:
         return "(no log written)"
 
 
-def vllm_env(target: ServeTarget, cfg: ServingConfig, base_env: Mapping[str, str], hf_token: str | None) -> dict[str, str]:
+def vllm_env(target: ServeTarget, cfg: ServingConfig, base_env: Mapping[str, str],
+             hf_token: str | None) -> dict[str, str]:
     """vLLM's environment: `base_env` plus serving.env, the hub token (from the settings object;
     it goes into the environment only, never the command line or a log) and HF_HUB_OFFLINE
     where serving.hub_offline says so (None: offline for a local-folder base, so vLLM never waits

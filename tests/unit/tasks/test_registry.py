@@ -27,7 +27,8 @@ def store(tmp_path):
 
 def _register(store, run_id=None, **tags):
     uri, first_run, adapter, base = store
-    return register_adapter(uri, "m", run_id or first_run, str(adapter), {"base_model": str(base), "lora_rank": 8, **tags})
+    tags = {"base_model": str(base), "lora_rank": 8, **tags}
+    return register_adapter(uri, "m", run_id or first_run, str(adapter), tags)
 
 
 def _new_run(uri):
