@@ -44,9 +44,22 @@ def guarded_local_server(log_path: Path, startup_timeout_s: float = 120.0,
         _GUARDS[proc.pid] = owner_guard.spawn(proc.pid, stop_timeout_s, log_path, what="the Prefect server")
         _wait_healthy(api_url, proc, startup_timeout_s, log_path, log_tail)
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            yield api_url
+            try:
+                yield api_url
+            finally:
+                _drain_prefect_workers()
     finally:
         stop_process_tree(proc.pid, stop_timeout_s)
+
+
+def _drain_prefect_workers(timeout_s: float = 10.0) -> None:
+    """Send the flow-run logs and events still queued while the server is up (they would
+    otherwise be sent at interpreter exit, to a server already stopped)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout_s)
+    EventsWorker.drain_all(timeout=timeout_s)
 
 
 def _free_port() -> int:

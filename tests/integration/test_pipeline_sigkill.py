@@ -83,3 +83,26 @@ def test_sigkilled_pipeline_leaves_no_process_behind(tmp_path: Path) -> None:
         for p in tree:  # what this test started must not outlive it, even when the test fails
             if _alive(p):
                 p.kill()
+
+
+@pytest.mark.slow
+def test_finished_pipeline_stops_its_server_after_its_logs_reached_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update({"PREFECT_HOME": str(tmp_path / "prefect-home"), "PYTHONPATH": str(REPO_ROOT),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
+    cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--set", f"paths.data_dir={tmp_path / 'data'}",
+           "--set", "train.max_steps=2", "--set", "eval.before_training=false", "--set", "eval.require_improvement=false",
+           "--log-dir", str(tmp_path / "logs"), "--no-serve", "--no-backup"]
+    run = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "starting a local Prefect server" in output
+    assert "Error logging to API" not in output  # flushed before the server stopped, not at exit
+    assert not [p for p in psutil.process_iter() if _prefect_home(p) == str(tmp_path / "prefect-home")]
+
+
+def _prefect_home(p: psutil.Process) -> str | None:
+    try:
+        return p.environ().get("PREFECT_HOME")
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
