@@ -8,7 +8,7 @@ absolute against the project root by `resolved()`; nothing else is needed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, model_validator
 
@@ -17,7 +17,7 @@ from configs.benchmark import BenchmarkConfig
 from configs.data import DataConfig
 from configs.lora import LoraConfig
 from configs.mlflow import MlflowConfig
-from configs.model import ModelConfig
+from configs.model import Dtype, ModelConfig
 from configs.paths import PathsConfig
 from configs.promotion import PromotionConfig
 from configs.retention import RetentionConfig
@@ -53,8 +53,10 @@ class PipelineConfig(Section):
         if not isinstance(model, dict):
             return data
         fields = ModelConfig.model_fields
-        follow = {"max_model_len": model.get("max_seq_len", fields["max_seq_len"].default),
-                  "dtype": model.get("dtype", fields["dtype"].default)}
+        length, dtype = model.get("max_seq_len", fields["max_seq_len"].default), model.get("dtype", fields["dtype"].default)
+        # a bad model value is reported once, on the model field, not again on serving's
+        follow = {k: v for k, v in (("max_model_len", length), ("dtype", dtype))
+                  if (isinstance(v, int) and not isinstance(v, bool) and v > 0) or v in get_args(Dtype)}
         serving = data.get("serving", {})
         if isinstance(serving, ServingConfig):
             missing = {k: v for k, v in follow.items() if getattr(serving, k) is None}

@@ -39,3 +39,13 @@ def test_silent_fields_follow_the_model_and_explicit_ones_win() -> None:
 def test_standalone_serving_config_leaves_it_to_the_checkpoint() -> None:
     cmd = build_command(TARGET, ServingConfig(command=["vllm", "serve"]), 8000)
     assert _flag(cmd, "--dtype") == "auto" and "--max-model-len" not in cmd
+
+
+def test_a_bad_model_value_is_reported_on_the_model_field_only() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        PipelineConfig.model_validate({"model": {"name_or_path": "org/base", "max_seq_len": -3, "dtype": "int3"},
+                                       "data": {"path": "/d.jsonl"}})
+    assert sorted(".".join(map(str, e["loc"])) for e in info.value.errors()) == ["model.dtype", "model.max_seq_len"]
