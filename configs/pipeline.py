@@ -53,7 +53,8 @@ class PipelineConfig(Section):
         if not isinstance(model, dict):
             return data
         fields = ModelConfig.model_fields
-        length, dtype = model.get("max_seq_len", fields["max_seq_len"].default), model.get("dtype", fields["dtype"].default)
+        length = model.get("max_seq_len", fields["max_seq_len"].default)
+        dtype = model.get("dtype", fields["dtype"].default)
         # a bad model value is reported once, on the model field, not again on serving's
         follow = {k: v for k, v in (("max_model_len", length), ("dtype", dtype))
                   if (isinstance(v, int) and not isinstance(v, bool) and v > 0) or v in get_args(Dtype)}
