@@ -30,8 +30,7 @@ def guarded_local_server(log_path: Path, startup_timeout_s: float = 120.0,
     API URL."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tasks.serving import owner_guard
-    from tasks.serving.vllm import _GUARDS, log_tail, stop_process_tree
+    from tasks.serving.vllm import guard_process, log_tail, stop_process_tree
 
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
@@ -41,7 +40,7 @@ def guarded_local_server(log_path: Path, startup_timeout_s: float = 120.0,
                                  str(port), "--no-ui", "--analytics-off"], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _GUARDS[proc.pid] = owner_guard.spawn(proc.pid, stop_timeout_s, log_path, what="the Prefect server")
+        guard_process(proc.pid, stop_timeout_s, log_path, what="the Prefect server")
         _wait_healthy(api_url, proc, startup_timeout_s, log_path, log_tail)
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             try:

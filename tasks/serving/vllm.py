@@ -143,15 +143,21 @@ def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
             raise ServingError(f"could not start vLLM ({cmd[0]}): {exc}") from exc
     base_url = f"http://{cfg.host}:{port}"
     names = [target.base_name] + ([target.served_name] if target.adapter_dir else [])
-    from tasks.serving import owner_guard  # not at import time: `-m tasks.serving.owner_guard` imports this module
-
     try:
-        _GUARDS[proc.pid] = owner_guard.spawn(proc.pid, cfg.stop_timeout_s, log_path)
+        guard_process(proc.pid, cfg.stop_timeout_s, log_path)
         wait_ready(base_url, names, proc, log_path, cfg)
     except BaseException:
         stop_process_tree(proc.pid, cfg.stop_timeout_s)
         raise
     return Deployment("managed", base_url, target.served_name, target.base_name, proc.pid, str(log_path))
+
+
+def guard_process(pid: int, stop_timeout_s: float, log_path: Path, what: str = "vLLM") -> None:
+    """Put an owner_guard beside `pid` (a process group leader started by this process), so it
+    is stopped if this process dies first; `stop_process_tree(pid)` also reaps the guard."""
+    from tasks.serving import owner_guard  # not at import time: `-m tasks.serving.owner_guard` imports this module
+
+    _GUARDS[pid] = owner_guard.spawn(pid, stop_timeout_s, log_path, what)
 
 
 def wait_ready(base_url: str, names: list[str], proc: subprocess.Popen[bytes], log_path: Path,
