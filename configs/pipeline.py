@@ -8,16 +8,16 @@ absolute against the project root by `resolved()`; nothing else is needed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from configs._base import Section
 from configs.benchmark import BenchmarkConfig
 from configs.data import DataConfig
 from configs.lora import LoraConfig
 from configs.mlflow import MlflowConfig
-from configs.model import ModelConfig
+from configs.model import Dtype, ModelConfig
 from configs.paths import PathsConfig
 from configs.promotion import PromotionConfig
 from configs.retention import RetentionConfig
@@ -40,6 +40,32 @@ class PipelineConfig(Section):
     promotion: PromotionConfig = PromotionConfig()
     retention: RetentionConfig = RetentionConfig()
     gpu_sampling: GPUSamplingConfig = GPUSamplingConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _serving_follows_model(cls, data: Any) -> Any:
+        """Where the serving section is silent, serve what was trained: vLLM's max_model_len is
+        model.max_seq_len and its dtype model.dtype (not a fixed 512 after training at 1024)."""
+        if not isinstance(data, dict) or "model" not in data:
+            return data
+        model = data["model"]
+        model = model.model_dump() if isinstance(model, BaseModel) else model
+        if not isinstance(model, dict):
+            return data
+        fields = ModelConfig.model_fields
+        length = model.get("max_seq_len", fields["max_seq_len"].default)
+        dtype = model.get("dtype", fields["dtype"].default)
+        # a bad model value is reported once, on the model field, not again on serving's
+        follow = {k: v for k, v in (("max_model_len", length), ("dtype", dtype))
+                  if (isinstance(v, int) and not isinstance(v, bool) and v > 0) or v in get_args(Dtype)}
+        serving = data.get("serving", {})
+        if isinstance(serving, ServingConfig):
+            missing = {k: v for k, v in follow.items() if getattr(serving, k) is None}
+            return {**data, "serving": serving.model_copy(update=missing)} if missing else data
+        if isinstance(serving, dict):
+            return {**data, "serving": {**{k: v for k, v in follow.items() if serving.get(k) is None}, **{
+                k: v for k, v in serving.items() if not (k in follow and v is None)}}}
+        return data
 
     def resolved(self, root: Path) -> PipelineConfig:
         """A copy with every relative path made absolute against `root` and the MLflow

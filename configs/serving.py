@@ -43,16 +43,21 @@ class ServingConfig(BaseModel):
     base_url: str | None = Field(None, description="attached mode: the running vLLM server, e.g. http://host:8000")
     served_model_name: str | None = Field(None, description="name clients use; default: the registered model name")
     serve_merged: bool = Field(False, description="serve the merged model folder instead of base + adapter")
-    dtype: str = "bfloat16"
-    max_model_len: int = Field(512, gt=0)
+    dtype: str | None = Field(None, description="vLLM --dtype; None: the trained model's model.dtype in a pipeline "
+                                                "config, else the checkpoint's own ('auto')")
+    max_model_len: int | None = Field(None, gt=0, description="None: model.max_seq_len in a pipeline config (what "
+                                                             "it was trained at), else the checkpoint's own limit")
     max_lora_rank_limit: int = Field(64, gt=0, description="refuse adapters whose rank is above this")
     startup_timeout_s: float = Field(300.0, gt=0)
     stop_timeout_s: float = Field(20.0, gt=0)
     poll_interval_s: float = Field(0.5, gt=0)
     request_timeout_s: float = Field(30.0, gt=0, description="per HTTP call made while deploying")
-    env: dict[str, str] = Field(default_factory=lambda: {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
-                                                         "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"},
-                                description="added to vLLM's environment (not secrets)")
+    env: dict[str, str] = Field(default_factory=lambda: {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_NO_USAGE_STATS": "1",
+                                                         "DO_NOT_TRACK": "1"},
+                                description="added to vLLM's environment (not secrets; HF_TOKEN comes from the "
+                                            "settings). Put HF_HUB_OFFLINE: '1' here to forbid hub downloads")
+    hub_offline: bool | None = Field(None, description="HF_HUB_OFFLINE for vLLM: None = offline for a local-folder "
+                                                       "base, online (vLLM downloads it) for a hub id")
     extra_args: list[str] = Field(default_factory=list, description="more vLLM flags, appended last")
     log_tail_lines: int = Field(40, gt=0, description="lines of vLLM's log quoted in start-up errors")
 

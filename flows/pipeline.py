@@ -27,15 +27,15 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
     Args:
         config_path: pipeline YAML, relative to the project root or absolute.
         overrides: `section.field=value` items, as `mlops train --set` takes them.
-        log_dir: typed-log folder (default: $MLOPS_LOG_DIR, else ./logs).
+        log_dir: typed-log folder (default: the config's paths.log_dir, else $MLOPS_LOG_DIR, else ./logs).
         deploy_and_benchmark: false stops after registration.
     """
     from logging_lib import resolve_log_dir
     from tasks.pipeline_steps import benchmark_config, result_dir
 
     log = get_run_logger()
-    logs = str(resolve_log_dir(log_dir))
     cfg = load_config_task(config_path, list(overrides or []), flow_run.get_name())
+    logs = str(resolve_log_dir(log_dir or cfg.paths.log_dir))
     uri = str(cfg.mlflow.tracking_uri)
     data = prepare_data_task(cfg)
     base_ref = build_base_model_task(cfg, data)

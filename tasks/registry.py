@@ -61,12 +61,15 @@ def _registry_errors(what: str) -> Iterator[None]:
 
 def register_adapter(tracking_uri: str, name: str, run_id: str, source: str, tags: dict[str, Any],
                      alias: str | None = CANDIDATE, description: str | None = None) -> str:
-    """A new version of `name` pointing at the adapter artifacts; returns the version number.
+    """The version of `name` for this run's adapter (created once); returns its number.
 
+    Idempotent, so a retried registration is safe: a version this run already registered from
+    `source` is reused (its tags and alias set again) instead of creating a second one.
     Uses `create_model_version` (a plain folder is not an MLflow model flavor, so
     `mlflow.register_model` would fail and leave an empty registered model).
     """
     client = client_for(tracking_uri)
+    str_tags = {k: str(v) for k, v in tags.items() if v is not None}
     with _registry_errors(f"registering {name} from run {run_id}"):
         from mlflow.exceptions import MlflowException
 
@@ -74,12 +77,23 @@ def register_adapter(tracking_uri: str, name: str, run_id: str, source: str, tag
             client.get_registered_model(name)
         except MlflowException:
             client.create_registered_model(name, description="LoRA adapters fine-tuned by the pipeline")
-        mv = client.create_model_version(name=name, source=source, run_id=run_id,
-                                         tags={k: str(v) for k, v in tags.items() if v is not None},
-                                         description=description)
+        version = _version_of_run(client, name, run_id, source)
+        if version is None:
+            version = str(client.create_model_version(name=name, source=source, run_id=run_id, tags=str_tags,
+                                                      description=description).version)
+        else:  # an earlier try got this far: finish what it may not have
+            for key, value in str_tags.items():
+                client.set_model_version_tag(name, version, key, value)
         if alias:
-            client.set_registered_model_alias(name, alias, mv.version)
-    return str(mv.version)
+            client.set_registered_model_alias(name, alias, version)
+    return version
+
+
+def _version_of_run(client: Any, name: str, run_id: str, source: str) -> str | None:
+    """The oldest version of `name` registered from `run_id` and `source`, if any."""
+    found = [v for v in client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+             if v.source == source]
+    return str(min(int(v.version) for v in found)) if found else None
 
 
 def set_alias(tracking_uri: str, name: str, version: str | int, alias: str) -> None:

@@ -1,9 +1,10 @@
 """`mlops pipeline`: the main job. Runs the `training-pipeline` flow in this process (against
-$PREFECT_API_URL if set, else a temporary local Prefect), then the `log-retention` flow, and
-prints where everything went."""
+$PREFECT_API_URL if set, else a local Prefect server that dies with this process), then the
+`log-retention` flow, and prints where everything went."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,20 +25,22 @@ def pipeline(
 
     cfg = load_config(config, set_ or [])  # fail on a bad config before Prefect starts
     logs = log_dir_for(log_dir, cfg.paths.log_dir, config)
-    typer.echo(f"==> training-pipeline on {config} (logs: {logs})")
-    from flows.pipeline import training_pipeline
+    with _prefect_api(cfg.paths.data_dir):
+        typer.echo(f"==> training-pipeline on {config} (logs: {logs})")
+        from flows.pipeline import training_pipeline
 
-    out = training_pipeline(config_path=str(config.resolve()), overrides=list(set_ or []), log_dir=str(logs),
-                            deploy_and_benchmark=serve)
-    retention = None
-    if backup:
-        from flows.housekeeping import log_retention
+        out = training_pipeline(config_path=str(config.resolve()), overrides=list(set_ or []), log_dir=str(logs),
+                                deploy_and_benchmark=serve)
+        retention = None
+        if backup:
+            from flows.housekeeping import log_retention
 
-        typer.echo(f"==> log-retention (older than {cfg.retention.retention_days:g} days)")
-        settings = cfg.retention
-        if settings.destination is None:  # back up beside this config's data, not the checkout's
-            settings = settings.model_copy(update={"destination": (cfg.paths.data_dir / "backups" / "logs").as_uri()})
-        retention = log_retention(retention=settings, log_dir=str(logs))
+            typer.echo(f"==> log-retention (older than {cfg.retention.retention_days:g} days)")
+            settings = cfg.retention
+            if settings.destination is None:  # back up beside this config's data, not the checkout's
+                backups = cfg.paths.data_dir / "backups" / "logs"
+                settings = settings.model_copy(update={"destination": backups.as_uri()})
+            retention = log_retention(retention=settings, log_dir=str(logs))
     m = out["metrics"]
     typer.echo("")
     typer.echo(f"logs:                {logs}/{{training,inference,system,api,vllm}}")
@@ -54,3 +57,19 @@ def pipeline(
     if retention is not None:
         typer.echo(f"backup:              {retention['destination']}  ({len(retention['archive_keys'])} archive(s) "
                    f"this run, {retention['deleted']} file(s) moved)")
+
+
+def _prefect_api(data_dir: Path) -> AbstractContextManager[object]:
+    """$PREFECT_API_URL when set; else a local Prefect server of our own that dies with this
+    process even on SIGKILL (Prefect's own temporary one would outlive it)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return nullcontext()
+    import time
+
+    from tasks.prefect_server import guarded_local_server
+
+    log_path = data_dir / "prefect" / f"server_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}.log"
+    typer.echo(f"==> starting a local Prefect server for this run (log: {log_path})")
+    return guarded_local_server(log_path)

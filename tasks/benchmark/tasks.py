@@ -10,7 +10,7 @@ from prefect import task
 from configs.benchmark import BenchmarkConfig
 
 
-@task(name="benchmark")
+@task(name="benchmark", retries=1, retry_delay_seconds=[5])  # safe: a retry rewrites the same result files
 def benchmark(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
               api_key: str | None = None) -> dict[str, Any]:
     """Run the load (plus quality when cfg.eval_path is set); write the result JSON and plot;

@@ -11,7 +11,9 @@ moment it starts: it watches its own parent (the owner) and vLLM, and
 It is a separate process, not a thread or PR_SET_PDEATHSIG: Prefect runs tasks in worker
 threads, and a parent-death signal fires when the *thread* that started the child ends.
 
-    python -m tasks.serving.owner_guard <vllm pid> <vllm create time> <stop timeout s> <owner pid>
+    python -m tasks.serving.owner_guard <vllm pid> <vllm create time> <stop timeout s> <owner pid> [<what>]
+
+The pipeline CLI guards its local Prefect server the same way (tasks.prefect_server).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from pathlib import Path
 POLL_S = 0.25
 
 
-def spawn(vllm_pid: int, stop_timeout_s: float, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start the guard for `vllm_pid` as a child of this (the owning) process."""
+def spawn(vllm_pid: int, stop_timeout_s: float, log_path: Path, what: str = "vLLM") -> subprocess.Popen[bytes]:
+    """Start the guard for `vllm_pid` (`what` it is: vLLM, the Prefect server) as a child of
+    this (the owning) process."""
     import psutil
 
     created = psutil.Process(vllm_pid).create_time()
@@ -36,8 +39,9 @@ def spawn(vllm_pid: int, stop_timeout_s: float, log_path: Path) -> subprocess.Po
     with open_locked_append(log_path) as log:
         # A session of its own: a Ctrl-C meant for the owner must not kill the guard first.
         return subprocess.Popen([sys.executable, "-m", "tasks.serving.owner_guard", str(vllm_pid), repr(created),
-                                 repr(stop_timeout_s), str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=log, start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+                                 repr(stop_timeout_s), str(os.getpid()), what], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                                cwd=str(Path(__file__).resolve().parents[2]))
 
 
 def _alive(pid: int, created: float) -> bool:
@@ -50,7 +54,7 @@ def _alive(pid: int, created: float) -> bool:
         return False
 
 
-def watch(vllm_pid: int, created: float, stop_timeout_s: float, owner_pid: int) -> bool:
+def watch(vllm_pid: int, created: float, stop_timeout_s: float, owner_pid: int, what: str = "vLLM") -> bool:
     """Returns True if it had to stop vLLM (the owner went first)."""
     while True:
         if not _alive(vllm_pid, created):
@@ -58,7 +62,7 @@ def watch(vllm_pid: int, created: float, stop_timeout_s: float, owner_pid: int) 
         if os.getppid() != owner_pid:  # re-parented: the owner is gone
             from tasks.serving.vllm import stop_process_tree
 
-            print(f"owner_guard: the process that started vLLM (pid {owner_pid}) is gone; stopping vLLM "
+            print(f"owner_guard: the process that started {what} (pid {owner_pid}) is gone; stopping {what} "
                   f"(pid {vllm_pid}) and its process group", file=sys.stderr, flush=True)
             stop_process_tree(vllm_pid, stop_timeout_s)
             return True
@@ -68,7 +72,7 @@ def watch(vllm_pid: int, created: float, stop_timeout_s: float, owner_pid: int) 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     vllm_pid, created, stop_timeout_s, owner_pid = int(argv[0]), float(argv[1]), float(argv[2]), int(argv[3])
-    watch(vllm_pid, created, stop_timeout_s, owner_pid)
+    watch(vllm_pid, created, stop_timeout_s, owner_pid, *argv[4:5])
     return 0
 
 

@@ -8,6 +8,7 @@ those attributes works here, so tests build inputs directly.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ from typing import Any
 
 from configs.errors import ServingError
 from configs.serving import VLLM_LORA_RANKS, ServingConfig
+
+# `name` or `org/name`, as the hub spells repository ids.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,9 @@ def plan_target(resolved: Any, cfg: ServingConfig) -> ServeTarget:
     base = getattr(resolved, "base_model", None)
     if not base:
         raise ServingError(f"model {resolved.name} v{version} names no base model; cannot serve it")
-    if not Path(str(base)).exists():
-        raise ServingError(f"base model {base} of {resolved.name} v{version} is not a local folder; "
-                           "vLLM here cannot download from a hub: register a local path")
+    if looks_like_path(str(base)) and not Path(str(base)).exists():
+        raise ServingError(f"base model folder {base} of {resolved.name} v{version} does not exist; "
+                           "restore it or register the model again")
     adapter = getattr(resolved, "adapter_dir", None)
     if not adapter:
         return ServeTarget(name, str(base), name, registry_name=str(resolved.name), registry_version=version)
@@ -80,6 +84,16 @@ def plan_target(resolved: Any, cfg: ServingConfig) -> ServeTarget:
     rank = getattr(resolved, "lora_rank", None) or read_adapter_rank(adapter)
     max_lora_rank_arg(int(rank), cfg.max_lora_rank_limit)  # fail before starting anything
     return ServeTarget(name, str(base), f"{name}-base", str(adapter), int(rank), str(resolved.name), version)
+
+
+def looks_like_path(ref: str) -> bool:
+    """A local folder (absolute, ./, ../, ~, or present on disk) rather than a hub id like
+    `org/name`, which vLLM resolves itself (its cache, else a download)."""
+    return ref.startswith(("/", "./", "../", "~")) or Path(ref).exists() or not _HUB_ID.match(ref)
+
+
+def is_local_folder(ref: str) -> bool:
+    return Path(ref).expanduser().is_dir()
 
 
 def _must_exist(path: str | Path, what: str) -> None:

@@ -8,13 +8,16 @@ from configs.serving import ServingConfig
 from logging_lib import resolve_log_dir
 
 
-@task(name="deploy-model")
+# Safe to retry: a failed start stops every process it started before raising (start_managed),
+# so a retry never runs beside a first vLLM; attaching only reads and loads an adapter.
+@task(name="deploy-model", retries=1, retry_delay_seconds=[5])
 def deploy_model(serving: ServingConfig, tracking_uri: str, model_ref: str, log_dir: str | None = None) -> dict:
     """Resolve `model_ref` in the registry and serve it; returns base_url, served_name, pid, ..."""
+    from configs.settings import Settings
     from tasks.serving import deploy, resolve_target
 
     target = resolve_target(tracking_uri, model_ref, serving)
-    return deploy(target, serving, resolve_log_dir(log_dir)).to_dict()
+    return deploy(target, serving, resolve_log_dir(log_dir), Settings().hf_token_value()).to_dict()
 
 
 @task(name="stop-model")

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import httpx
 from configs.errors import ServingError
 from configs.serving import ServingConfig
 from logging_lib.sink import open_locked_append
-from tasks.serving.target import ServeTarget, max_lora_rank_arg
+from tasks.serving.target import ServeTarget, is_local_folder, max_lora_rank_arg
 
 # vLLM pid -> its owner_guard process, reaped when that vLLM is stopped.
 _GUARDS: dict[int, subprocess.Popen[bytes]] = {}
@@ -53,7 +54,9 @@ class Deployment:
 
 def build_command(target: ServeTarget, cfg: ServingConfig, port: int) -> list[str]:
     cmd = [*cfg.command, "--model", target.model_path, "--host", cfg.host, "--port", str(port),
-           "--dtype", cfg.dtype, "--max-model-len", str(cfg.max_model_len), "--served-model-name", target.base_name]
+           "--dtype", cfg.dtype or "auto", "--served-model-name", target.base_name]
+    if cfg.max_model_len is not None:  # None: the checkpoint's own limit
+        cmd += ["--max-model-len", str(cfg.max_model_len)]
     if target.adapter_dir:
         rank = max_lora_rank_arg(target.lora_rank or 1, cfg.max_lora_rank_limit)
         cmd += ["--enable-lora", "--max-lora-rank", str(rank), "--lora-modules",
@@ -102,17 +105,35 @@ def log_tail(path: Path | str, lines: int = 40) -> str:
         return "(no log written)"
 
 
+def vllm_env(target: ServeTarget, cfg: ServingConfig, base_env: Mapping[str, str],
+             hf_token: str | None) -> dict[str, str]:
+    """vLLM's environment: `base_env` plus serving.env, the hub token (from the settings object;
+    it goes into the environment only, never the command line or a log) and HF_HUB_OFFLINE
+    where serving.hub_offline says so (None: offline for a local-folder base, so vLLM never waits
+    on a hub it does not need; for a hub id, which vLLM downloads itself, whatever the
+    environment says; False: never offline)."""
+    env = {**base_env, **cfg.env}
+    if hf_token:
+        env["HF_TOKEN"] = hf_token
+    offline = cfg.hub_offline if cfg.hub_offline is not None else is_local_folder(target.model_path)
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    elif cfg.hub_offline is False:
+        env.pop("HF_HUB_OFFLINE", None)
+    return env
+
+
 def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
-                  env: dict[str, str] | None = None) -> Deployment:
+                  env: Mapping[str, str] | None = None, hf_token: str | None = None) -> Deployment:
     """Start vLLM and wait until it serves every expected name; on failure nothing is left running.
-    vLLM gets `env` (default: this process's environment, as any child would) plus serving.env."""
+    vLLM gets `env` (default: this process's environment, as any child would), see vllm_env."""
     check_vllm_available(cfg.command)
     port = pick_port(cfg.host, cfg.port)
     cmd = build_command(target, cfg, port)
     vllm_dir = Path(log_dir) / "vllm"
     vllm_dir.mkdir(parents=True, exist_ok=True)
     log_path = vllm_dir / f"{target.served_name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{port}.log"
-    full_env = {**(env if env is not None else os.environ), **cfg.env}
+    full_env = vllm_env(target, cfg, env if env is not None else os.environ, hf_token)
     # A shared flock that vLLM inherits with the fd: retention keeps this file while vLLM writes it.
     with open_locked_append(log_path) as log:
         log.write(("$ " + " ".join(cmd) + "\n").encode())
@@ -124,15 +145,21 @@ def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
             raise ServingError(f"could not start vLLM ({cmd[0]}): {exc}") from exc
     base_url = f"http://{cfg.host}:{port}"
     names = [target.base_name] + ([target.served_name] if target.adapter_dir else [])
-    from tasks.serving import owner_guard  # not at import time: `-m tasks.serving.owner_guard` imports this module
-
     try:
-        _GUARDS[proc.pid] = owner_guard.spawn(proc.pid, cfg.stop_timeout_s, log_path)
+        guard_process(proc.pid, cfg.stop_timeout_s, log_path)
         wait_ready(base_url, names, proc, log_path, cfg)
     except BaseException:
         stop_process_tree(proc.pid, cfg.stop_timeout_s)
         raise
     return Deployment("managed", base_url, target.served_name, target.base_name, proc.pid, str(log_path))
+
+
+def guard_process(pid: int, stop_timeout_s: float, log_path: Path, what: str = "vLLM") -> None:
+    """Put an owner_guard beside `pid` (a process group leader started by this process), so it
+    is stopped if this process dies first; `stop_process_tree(pid)` also reaps the guard."""
+    from tasks.serving import owner_guard  # not at import time: `-m tasks.serving.owner_guard` imports this module
+
+    _GUARDS[pid] = owner_guard.spawn(pid, stop_timeout_s, log_path, what)
 
 
 def wait_ready(base_url: str, names: list[str], proc: subprocess.Popen[bytes], log_path: Path,
@@ -221,34 +248,54 @@ def _reap(pid: int) -> None:
 
 
 def attach(target: ServeTarget, cfg: ServingConfig, client: httpx.Client | None = None) -> Deployment:
-    """Use the vLLM server at cfg.base_url; load the adapter there if it is not served yet."""
+    """Use the vLLM server at cfg.base_url: it must already serve the registered base model
+    (a hub id or folder, as `/v1/models` lists it); the adapter is loaded there if missing."""
     base_url = (cfg.base_url or "").rstrip("/")
     own = client is None
     client = client or httpx.Client(base_url=base_url, timeout=cfg.request_timeout_s, trust_env=False)
     try:
         try:
             client.get("/health").raise_for_status()
-            served = _served(client)
+            models = _models(client)
         except httpx.HTTPError as exc:
             raise ServingError(f"no healthy vLLM server at {base_url} (serving.base_url): {exc!r}") from exc
-        if target.served_name not in served:
+        base_name = _served_base(models, target)
+        if base_name is None:
+            listing = sorted(f"{m.get('id')} ({m.get('root')})" if m.get("root") not in (None, m.get("id"))
+                             else str(m.get("id")) for m in models if not m.get("parent"))
+            raise ServingError(f"the server at {base_url} serves {listing}, not {target.model_path!r}, the base model "
+                               f"of {target.served_name!r}; start it with `vllm serve {target.model_path}` or use "
+                               "serving.mode managed")
+        if target.served_name not in {m.get("id") for m in models}:
             if not target.adapter_dir:
-                raise ServingError(f"the server at {base_url} serves {sorted(served)}, not {target.served_name!r}; "
-                                   "start it with that model or use managed mode")
+                raise ServingError(f"the server at {base_url} does not serve {target.served_name!r}; start it with "
+                                   "that model or use managed mode")
             max_lora_rank_arg(target.lora_rank or 1, cfg.max_lora_rank_limit)
             _load_adapter(client, base_url, target)
-            if target.served_name not in _served(client):
+            if target.served_name not in {m.get("id") for m in _models(client)}:
                 raise ServingError(f"vLLM at {base_url} accepted adapter {target.served_name!r} but does not list it")
     finally:
         if own:
             client.close()
-    return Deployment("attached", base_url, target.served_name, target.base_name)
+    return Deployment("attached", base_url, target.served_name, base_name)
 
 
-def _served(client: httpx.Client) -> set[str]:
+def _models(client: httpx.Client) -> list[dict[str, Any]]:
     resp = client.get("/v1/models")
     resp.raise_for_status()
-    return {m.get("id") for m in resp.json().get("data", [])}
+    return [m for m in resp.json().get("data", []) if isinstance(m, dict)]
+
+
+def _served_base(models: list[dict[str, Any]], target: ServeTarget) -> str | None:
+    """The id under which the server serves the target's base: vLLM lists a base with `root` =
+    what it was started with (hub id or folder) and its served name as `id`; adapters have a parent."""
+    wanted = {target.model_path.rstrip("/"), target.base_name}
+    for m in models:
+        if m.get("parent"):
+            continue
+        if str(m.get("id")) in wanted or str(m.get("root") or "").rstrip("/") in wanted:
+            return str(m.get("id"))
+    return None
 
 
 def _load_adapter(client: httpx.Client, base_url: str, target: ServeTarget) -> None:
@@ -265,7 +312,7 @@ def _load_adapter(client: httpx.Client, base_url: str, target: ServeTarget) -> N
                            f"(HTTP {resp.status_code}): {resp.text[:500]}; check --max-lora-rank and the path")
 
 
-def deploy(target: ServeTarget, cfg: ServingConfig, log_dir: Path) -> Deployment:
+def deploy(target: ServeTarget, cfg: ServingConfig, log_dir: Path, hf_token: str | None = None) -> Deployment:
     if cfg.mode == "attached":
         return attach(target, cfg)
-    return start_managed(target, cfg, log_dir)
+    return start_managed(target, cfg, log_dir, hf_token=hf_token)

@@ -10,7 +10,8 @@ import pytest
 
 from configs.errors import ServingError
 from configs.serving import ServingConfig
-from tasks.serving import build_command, plan_target, resolve_target
+from tasks.serving import ServeTarget, build_command, plan_target, resolve_target
+from tasks.serving.vllm import vllm_env
 
 
 @dataclass
@@ -60,8 +61,8 @@ def test_merged_model_and_missing_folders(folders, tmp_path: Path) -> None:
     assert "--enable-lora" not in build_command(t, cfg, 1)
     with pytest.raises(ServingError, match="no merged folder"):
         plan_target(Resolved("m", "1", str(base)), cfg)
-    with pytest.raises(ServingError, match="not a local folder"):
-        plan_target(Resolved("m", "1", "org/some-hub-id"), ServingConfig())
+    with pytest.raises(ServingError, match="base model folder .*gone-base of m v1 does not exist"):
+        plan_target(Resolved("m", "1", str(tmp_path / "gone-base")), ServingConfig())
     with pytest.raises(ServingError, match="adapter folder .* does not exist"):
         plan_target(Resolved("m", "1", str(base), str(tmp_path / "gone")), ServingConfig())
 
@@ -76,3 +77,26 @@ def test_resolve_target_uses_the_registry_resolver(folders) -> None:
 
     t = resolve_target("sqlite:///x.db", "models:/m@candidate", ServingConfig(), resolver=resolver)
     assert calls == [("sqlite:///x.db", "models:/m@candidate")] and t.registry_version == "7" and t.lora_rank == 8
+
+
+def test_hub_id_base_is_handed_to_vllm_as_is(folders) -> None:
+    _, adapter = folders
+    cfg = ServingConfig(command=["vllm", "serve"])
+    t = plan_target(Resolved("bot", "2", "meta-llama/Meta-Llama-3-8B-Instruct", str(adapter)), cfg)
+    assert t.model_path == "meta-llama/Meta-Llama-3-8B-Instruct" and t.adapter_dir == str(adapter)
+    cmd = build_command(t, cfg, 8000)
+    assert cmd[cmd.index("--model") + 1] == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert plan_target(Resolved("bot", "2", "gpt2"), cfg).model_path == "gpt2"
+
+
+def test_hf_token_and_offline_flag_reach_vllm_only_as_configured(folders) -> None:
+    base, _ = folders
+    hub = ServeTarget("bot", "org/base", "bot-base")
+    local = ServeTarget("bot", str(base), "bot-base")
+    env = vllm_env(hub, ServingConfig(), {"PATH": "/bin"}, "hf_secret")
+    assert env["HF_TOKEN"] == "hf_secret" and "HF_HUB_OFFLINE" not in env and env["PATH"] == "/bin"
+    assert "HF_TOKEN" not in vllm_env(hub, ServingConfig(), {}, None)
+    assert vllm_env(local, ServingConfig(), {}, None)["HF_HUB_OFFLINE"] == "1"   # nothing to download
+    assert vllm_env(hub, ServingConfig(hub_offline=True), {}, None)["HF_HUB_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in vllm_env(local, ServingConfig(hub_offline=False), {"HF_HUB_OFFLINE": "1"}, None)
+    assert "hf_secret" not in " ".join(build_command(hub, ServingConfig(command=["vllm", "serve"]), 1))

@@ -25,14 +25,20 @@ def store(tmp_path):
     return uri, run_id, adapter, base
 
 
-def _register(store, **tags):
-    uri, run_id, adapter, base = store
-    return register_adapter(uri, "m", run_id, str(adapter), {"base_model": str(base), "lora_rank": 8, **tags})
+def _register(store, run_id=None, **tags):
+    uri, first_run, adapter, base = store
+    tags = {"base_model": str(base), "lora_rank": 8, **tags}
+    return register_adapter(uri, "m", run_id or first_run, str(adapter), tags)
+
+
+def _new_run(uri):
+    client = client_for(uri)
+    return client.create_run(client.get_experiment_by_name("t").experiment_id).info.run_id
 
 
 def test_new_versions_get_candidate_and_promote_moves_champion(store):
     uri = store[0]
-    assert _register(store) == "1" and _register(store) == "2"
+    assert _register(store) == "1" and _register(store, run_id=_new_run(uri)) == "2"
     assert get_alias_version(uri, "m", "candidate") == "2"
     assert get_alias_version(uri, "m", "champion") is None and get_alias_version(uri, "nope", "champion") is None
     promote(uri, "m", "1")
@@ -64,3 +70,28 @@ def test_resolve_names_what_is_missing(store):
     shutil.rmtree(adapter)
     with pytest.raises(RegistryError, match=r"adapter folder .* does not exist"):
         resolve_model(uri, "models:/m/1")
+
+
+def test_registering_a_run_again_reuses_its_version(store, monkeypatch):
+    """A retry after a fault that came after the version was created (here: setting the alias)
+    finishes that version instead of creating a second one."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = store[0]
+    real = MlflowClient.set_registered_model_alias
+    calls = []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise MlflowException("database is locked")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", flaky)
+    with pytest.raises(RegistryError, match="database is locked"):
+        _register(store, dataset_sha256="abc")
+    assert _register(store, dataset_sha256="abc", retry="yes") == "1"
+    info = describe_model(uri, "m")
+    assert [v["version"] for v in info["versions"]] == ["1"] and info["versions"][0]["aliases"] == ["candidate"]
+    assert info["versions"][0]["tags"]["retry"] == "yes"
