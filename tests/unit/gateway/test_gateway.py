@@ -279,7 +279,7 @@ def test_prometheus_metrics_follow_the_genai_conventions(stub, make_gateway) -> 
 
 def test_cli_gateway_serves_and_rejects_bad_url(stub, tmp_path: Path, free_port: int) -> None:
     bad = run_cli("gateway", "--backend-url", "localhost:8000")
-    assert bad.returncode == 1 and "http://" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "http://" in bad.stderr and "Traceback" not in bad.stderr
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MLOPS_GATEWAY_API_KEYS": "s3cret"}
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "gateway", "--backend-url", stub.base_url,
                              "--port", str(free_port), "--log-dir", str(tmp_path / "logs")],
