@@ -193,27 +193,3 @@ def test_a_logger_collected_while_another_is_being_created_does_not_deadlock(log
     assert not worker.is_alive(), "deadlocked: the finalizer waited for the lock its own thread held"
     assert created and not is_file_in_use(dropped_path)  # the dropped logger's file was released too
     created[0].close()
-
-
-def test_a_dropped_logger_collected_while_a_logger_is_being_created_does_not_deadlock(log_dir):
-    """Loggers sit in a reference cycle, so the garbage collector releases a dropped one, and it
-    may do so inside an allocation made while acquire_sink holds the registry lock."""
-    import gc
-    import threading
-
-    from logging_lib import TrainingLogger, sink
-
-    def allocate_under_the_lock() -> None:
-        with sink._registry_lock:
-            gc.collect()  # what a FileSink allocation inside acquire_sink may trigger
-
-    gc.disable()  # the collection must happen under the lock, not before
-    try:
-        TrainingLogger("dropped", log_dir=log_dir)  # not closed: released by its finalizer
-        worker = threading.Thread(target=allocate_under_the_lock, daemon=True)
-        worker.start()
-        worker.join(5)
-    finally:
-        gc.enable()
-    assert not worker.is_alive(), "releasing a collected logger deadlocked on the sink registry lock"
-    assert not [key for key in sink._registry if key[1] == "dropped"]
