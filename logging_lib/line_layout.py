@@ -26,10 +26,10 @@ MS_START = SECOND_END + 1  # 34: raw[MS_START:MS_END] is the millisecond, after 
 MS_END = MS_START + 3  # 37
 TIMESTAMP_END = b'Z"'  # raw[MS_END:TS_END + 1]
 
-LEVEL_PREFIX = b',"level":"'
-LEVEL_START = TS_END + 1 + len(LEVEL_PREFIX)  # 48: the level value starts here, up to the next '"'
-LEVEL_KEY_AT = slice(TS_END + 2, LEVEL_START)  # raw[39:48] == b'"level":"'
-LEVEL_KEY = LEVEL_PREFIX[1:]
+LEVEL_PREFIX = b',"level":"'  # right after the timestamp's closing quote (raw[TS_END])
+LEVEL_START = TS_END + 1 + len(LEVEL_PREFIX)  # 49: the level value starts here, up to the next '"'
+LEVEL_KEY_AT = slice(TS_END + 2, LEVEL_START)  # raw[40:49] == LEVEL_KEY
+LEVEL_KEY = LEVEL_PREFIX[1:]  # b'"level":"'
 
 
 def has_fixed_head(raw: bytes) -> bool:
