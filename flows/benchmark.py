@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 
 from configs.benchmark_request import BenchmarkRequest
 from tasks.benchmark.tasks import benchmark
-from tasks.pipeline_tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
+from tasks.pipeline.tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
 from tasks.promotion.tasks import promotion_gate
 from tasks.serving.tasks import deploy_model, stop_model
 
@@ -18,8 +18,8 @@ from tasks.serving.tasks import deploy_model, stop_model
 @flow(name="benchmark", log_prints=True)
 def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str | None = None) -> dict[str, Any]:
     from logging_lib import resolve_log_dir
-    from tasks.pipeline_steps import benchmark_config, result_dir
-    from tasks.registry import resolve_model
+    from tasks.pipeline.run_config import benchmark_config, result_dir
+    from tasks.registry.versions import resolve_model
 
     log = get_run_logger()
     logs = str(resolve_log_dir(log_dir))
@@ -56,6 +56,6 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
 
 def _default_eval_path(cfg) -> str | None:
     """The held-out split the training step wrote for this config's dataset."""
-    from tasks.data import prepare_data
+    from tasks.training.data import prepare_data
 
     return str(prepare_data(cfg.data, cfg.paths.datasets_dir).eval_path)

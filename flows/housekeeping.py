@@ -9,7 +9,7 @@ from prefect import flow
 from configs.retention import RetentionConfig
 from configs.sampling import GPUSamplingConfig
 from logging_lib import resolve_log_dir
-from tasks.housekeeping import retention_task, sample_gpu_task
+from tasks.housekeeping.tasks import retention_task, sample_gpu_task
 
 
 @flow(name="gpu-sampling")

@@ -13,8 +13,8 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tasks.benchmark.tasks import benchmark
-from tasks.pipeline_tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
-from tasks.prefect_tasks import build_base_model_task, prepare_data_task, register_task, train_task
+from tasks.pipeline.tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
+from tasks.training.tasks import build_base_model_task, prepare_data_task, register_task, train_task
 from tasks.promotion.tasks import promotion_gate
 from tasks.serving.tasks import deploy_model, stop_model
 
@@ -31,7 +31,7 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
         deploy_and_benchmark: false stops after registration.
     """
     from logging_lib import resolve_log_dir
-    from tasks.pipeline_steps import benchmark_config, result_dir
+    from tasks.pipeline.run_config import benchmark_config, result_dir
 
     log = get_run_logger()
     cfg = load_config_task(config_path, list(overrides or []), flow_run.get_name())

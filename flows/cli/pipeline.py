@@ -68,7 +68,7 @@ def _prefect_api(data_dir: Path) -> AbstractContextManager[object]:
         return nullcontext()
     import time
 
-    from tasks.prefect_server import guarded_local_server
+    from tasks.pipeline.prefect_server import guarded_local_server
 
     log_path = data_dir / "prefect" / f"server_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}.log"
     typer.echo(f"==> starting a local Prefect server for this run (log: {log_path})")

@@ -31,7 +31,7 @@ def _uri(tracking_uri: Optional[str], config: Path) -> str:
 def list_(tracking_uri: UriOpt = None, config: ConfigOpt = DEFAULT_CONFIG,
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every registered model with its latest version and aliases."""
-    from tasks.registry import list_models
+    from tasks.registry.versions import list_models
 
     models = list_models(_uri(tracking_uri, config))
     if as_json:
@@ -48,7 +48,7 @@ def list_(tracking_uri: UriOpt = None, config: ConfigOpt = DEFAULT_CONFIG,
 def show(name: str, tracking_uri: UriOpt = None, config: ConfigOpt = DEFAULT_CONFIG,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A model's versions with their aliases and key tags."""
-    from tasks.registry import describe_model
+    from tasks.registry.versions import describe_model
 
     info = describe_model(_uri(tracking_uri, config), name)
     if as_json:
@@ -68,8 +68,8 @@ def show(name: str, tracking_uri: UriOpt = None, config: ConfigOpt = DEFAULT_CON
 def promote(name: str, version: str, alias: Annotated[str, typer.Option(help="alias to move")] = "champion",
             tracking_uri: UriOpt = None, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Point ALIAS (default champion) at VERSION of NAME."""
-    from tasks.registry import get_alias_version
-    from tasks.registry import promote as do_promote
+    from tasks.registry.versions import get_alias_version
+    from tasks.registry.versions import promote as do_promote
 
     uri = _uri(tracking_uri, config)
     before = get_alias_version(uri, name, alias)

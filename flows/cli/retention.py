@@ -27,7 +27,7 @@ def retention(
     from configs.errors import ConfigError
     from configs.retention import RetentionConfig
     from logging_lib import resolve_log_dir
-    from tasks.retention import retention_run
+    from tasks.housekeeping.retention import retention_run
 
     overrides = {k: v for k, v in {"destination": destination, "retention_days": retention_days,
                                    "keep_backups_days": keep_backups_days}.items() if v is not None}

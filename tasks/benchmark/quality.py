@@ -1,6 +1,6 @@
 """Quality of the served model on held-out eval prompts, with the training task's metric.
 
-The metric lives with training (`tasks.eval_metrics.load_eval_examples(path)` and
+The metric lives with training (`tasks.training.eval_metrics.load_eval_examples(path)` and
 `score(predictions, references)`); it is passed in as `loader`/`scorer` so this module
 does not depend on where it is defined, and tests can give their own.
 """
@@ -23,9 +23,9 @@ Scorer = Callable[[list[str], list[str]], Any]
 
 def default_metric() -> tuple[Loader, Scorer]:
     try:
-        from tasks.eval_metrics import load_eval_examples, score  # type: ignore[import-not-found]
+        from tasks.training.eval_metrics import load_eval_examples, score  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise BenchmarkError("quality scoring needs tasks.eval_metrics (load_eval_examples, score); "
+        raise BenchmarkError("quality scoring needs tasks.training.eval_metrics (load_eval_examples, score); "
                              "it is not installed in this checkout") from exc
     return load_eval_examples, score
 

@@ -16,7 +16,7 @@ def promotion_gate(result_file: str, promotion: PromotionConfig, tracking_uri: s
     """Read a benchmark result JSON, decide, promote on pass; returns passed/failed/summary."""
     import orjson
 
-    from tasks.promotion import apply_decision, decide
+    from tasks.promotion.gate import apply_decision, decide
 
     result = orjson.loads(Path(result_file).read_bytes())
     return apply_decision(decide(result, promotion, champion_quality), tracking_uri, name, version, promotion)

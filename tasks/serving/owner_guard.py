@@ -13,7 +13,7 @@ threads, and a parent-death signal fires when the *thread* that started the chil
 
     python -m tasks.serving.owner_guard <vllm pid> <vllm create time> <stop timeout s> <owner pid> [<what>]
 
-The pipeline CLI guards its local Prefect server the same way (tasks.prefect_server).
+The pipeline CLI guards its local Prefect server the same way (tasks.pipeline.prefect_server).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What to serve: a registry reference resolved to a base model plus adapter (or a merged model).
 
-The registry resolver (`tasks.registry.resolve_model(tracking_uri, ref)`) returns an object
+The registry resolver (`tasks.registry.versions.resolve_model(tracking_uri, ref)`) returns an object
 with `name, version, base_model, adapter_dir, lora_rank, merged_dir, tags`; anything with
 those attributes works here, so tests build inputs directly.
 """
@@ -106,8 +106,8 @@ def resolve_target(tracking_uri: str, ref: str, cfg: ServingConfig,
     """Registry reference (`models:/NAME@candidate`, `models:/NAME/3`) -> what to serve."""
     if resolver is None:
         try:
-            from tasks.registry import resolve_model
+            from tasks.registry.versions import resolve_model
         except ImportError as exc:
-            raise ServingError("tasks.registry.resolve_model is not available in this checkout") from exc
+            raise ServingError("tasks.registry.versions.resolve_model is not available in this checkout") from exc
         resolver = resolve_model
     return plan_target(resolver(tracking_uri, ref), cfg)

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, tmp_path):
-    from tasks.registry import client_for
+    from tasks.registry.versions import client_for
 
     data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
     overrides = [f"paths.data_dir={data_dir}", "train.max_steps=40", "train.save_steps=20", "train.eval_steps=20",

@@ -75,7 +75,7 @@ def faulty_run(prefect_harness, tmp_path_factory) -> dict[str, Any]:
 
 
 def test_faults_on_first_try_are_retried_to_one_version_and_one_vllm(faulty_run) -> None:
-    from tasks.registry import describe_model
+    from tasks.registry.versions import describe_model
 
     out, faults, tmp = faulty_run["out"], faulty_run["faults"], faulty_run["tmp"]
     assert faults.calls == {"register": 2, "deploy": 2, "benchmark": 2}

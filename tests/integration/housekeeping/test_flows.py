@@ -135,7 +135,7 @@ def test_log_retention_flow_archives_to_an_s3_bucket_block(prefect_harness, log_
 
 def test_an_unknown_s3_bucket_block_is_a_clear_error(prefect_harness, log_dir, monkeypatch):
     from configs.errors import RetentionError
-    from tasks.retention import retention_run
+    from tasks.housekeeping.retention import retention_run
 
     _no_aws_env(monkeypatch)
     write_log(log_dir, "api", "gateway_1.log", age_days=8)

@@ -17,8 +17,8 @@ from configs.errors import RetentionError
 from configs.retention import RetentionConfig
 from logging_lib import TrainingLogger
 from tasks import retention as retention_mod
-from tasks.retention import MANIFEST_SUFFIX, retention_run, run_retention
-from tasks.storage import DestinationUnreachable, open_destination
+from tasks.housekeeping.retention import MANIFEST_SUFFIX, retention_run, run_retention
+from tasks.housekeeping.storage import DestinationUnreachable, open_destination
 from tests.conftest import run_cli
 from tests.integration.housekeeping.conftest import write_log
 

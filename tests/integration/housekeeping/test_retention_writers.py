@@ -18,9 +18,9 @@ from configs.retention import RetentionConfig
 from configs.serving import ServingConfig
 from logging_lib import SystemLogger
 from logging_lib.sink import LOCKED_BY_WRITER, open_locked_append
-from tasks.retention import run_retention
+from tasks.housekeeping.retention import run_retention
 from tasks.serving import ServeTarget, start_managed
-from tasks.storage import FileDestination
+from tasks.housekeeping.storage import FileDestination
 from tests.integration.housekeeping.conftest import write_log
 
 pytestmark = pytest.mark.integration

@@ -30,7 +30,7 @@ SECRET = "hf_NOT_A_REAL_TOKEN_5b7e"
 
 @dataclass
 class Resolved:
-    """What tasks.registry.resolve_model returns, for a version whose base is a hub id."""
+    """What tasks.registry.versions.resolve_model returns, for a version whose base is a hub id."""
 
     name: str
     version: str
@@ -118,7 +118,7 @@ def test_pipeline_flow_in_attached_mode_trains_on_the_hub_id_and_loads_into_the_
                           "--no-backup"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "benchmark:           4 ok / 0 failed" in run.stdout
-    from tasks.registry import describe_model
+    from tasks.registry.versions import describe_model
 
     uri = f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}"
     version = describe_model(uri, "tiny-chat-lora")["versions"][-1]

@@ -11,7 +11,7 @@ CORPUS = [f"the quick brown fox number {i} jumps over the lazy dog and serves to
 def build_tiny_llama(out: Path) -> Path:
     """The project's own tiny-model builder (what the pipeline serves), on a small fixed corpus."""
     from configs.model import TinyModelConfig
-    from tasks.base_model import build_tiny_model
+    from tasks.training.base_model import build_tiny_model
 
     return build_tiny_model(TinyModelConfig(), CORPUS, "serving-test-corpus", out)
 

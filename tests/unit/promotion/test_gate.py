@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from configs.promotion import PromotionConfig
-from tasks.promotion import apply_decision, decide
+from tasks.promotion.gate import apply_decision, decide
 
 GOOD = {"completed": 99, "failed": 1, "p99_ttft_ms": 300.0, "quality": 0.62}
 CFG = PromotionConfig(max_p99_ttft_ms=500, max_failure_rate=0.02)

@@ -19,10 +19,10 @@ def test_deploy_attached_via_registry_and_stop(monkeypatch: pytest.MonkeyPatch, 
 
     base = tmp_path / "base"
     base.mkdir()
-    fake_registry = types.ModuleType("tasks.registry")
+    fake_registry = types.ModuleType("tasks.registry.versions")
     fake_registry.resolve_model = lambda uri, ref: types.SimpleNamespace(  # type: ignore[attr-defined]
         name="bot", version=2, base_model=str(base), adapter_dir=None, lora_rank=None, merged_dir=None, tags={})
-    monkeypatch.setitem(sys.modules, "tasks.registry", fake_registry)
+    monkeypatch.setitem(sys.modules, "tasks.registry.versions", fake_registry)
     stub = StubServer(model="bot").start_in_thread()
     try:
         out = deploy_model.fn(ServingConfig(mode="attached", base_url=stub.base_url), "sqlite:///r.db",

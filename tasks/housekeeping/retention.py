@@ -42,7 +42,7 @@ from configs.retention import RetentionConfig
 from logging_lib.retention_plan import (SKIP_RECENT, ArchiveGroup, InUse, SkippedFile, in_use_now, in_use_reason,
                                         plan_retention)
 from logging_lib.sink import claim_for_deletion
-from tasks.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
+from tasks.housekeeping.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
 
 ARCHIVE_FORMAT = "mlops-log-archive/1"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -513,7 +513,7 @@ def retention_run(
 
     Events go to `<log_dir>/system/retention_*.log` (not in a dry run, which writes nothing).
     """
-    from tasks.storage import open_destination
+    from tasks.housekeeping.storage import open_destination
 
     events = None if dry_run or not Path(log_dir).is_dir() else _LazyEvents(Path(log_dir))
     try:

@@ -10,7 +10,7 @@ from prefect import task
 
 from configs.pipeline import PipelineConfig
 from configs.settings import Settings
-from tasks.data import PreparedData, prepare_data
+from tasks.training.data import PreparedData, prepare_data
 
 
 def _prepared(d: dict[str, Any]) -> PreparedData:
@@ -24,7 +24,7 @@ def prepare_data_task(cfg: PipelineConfig) -> dict[str, Any]:
 
 @task(name="build-base-model")
 def build_base_model_task(cfg: PipelineConfig, data: dict[str, Any]) -> str:
-    from tasks.train_run import build_base_model
+    from tasks.training.run import build_base_model
 
     return build_base_model(cfg, _prepared(data))
 
@@ -34,8 +34,8 @@ def train_task(cfg: PipelineConfig, data: dict[str, Any], base_ref: str, log_dir
     """Train + evaluate inside one MLflow run; registration is left to register_task."""
     from prefect import get_run_logger
 
-    from tasks.callbacks import RunLogSummaryCallback
-    from tasks.train_run import run_training
+    from tasks.training.callbacks import RunLogSummaryCallback
+    from tasks.training.run import run_training
 
     no_register = cfg.model_copy(update={"mlflow": cfg.mlflow.model_copy(update={"register_model": False})})
     summaries = RunLogSummaryCallback(get_run_logger(), every_steps=max(1, cfg.train.max_steps // 10))
@@ -45,7 +45,7 @@ def train_task(cfg: PipelineConfig, data: dict[str, Any], base_ref: str, log_dir
 
 @task(name="evaluate")
 def evaluate_task(cfg: PipelineConfig, base_ref: str, adapter_dir: str | None, eval_path: str) -> dict[str, Any]:
-    from tasks.train_run import evaluate_adapter
+    from tasks.training.run import evaluate_adapter
 
     result = evaluate_adapter(cfg, base_ref, Path(adapter_dir) if adapter_dir else None, Path(eval_path),
                               Settings().hf_token_value())
@@ -55,6 +55,6 @@ def evaluate_task(cfg: PipelineConfig, base_ref: str, adapter_dir: str | None, e
 @task(name="register", retries=2, retry_delay_seconds=[2, 10])  # safe: registration is idempotent per run
 def register_task(cfg: PipelineConfig, outcome: dict[str, Any]) -> dict[str, Any]:
     """Register a train_task outcome; returns it with model_name and version filled in."""
-    from tasks.train_run import TrainingOutcome, register_outcome
+    from tasks.training.run import TrainingOutcome, register_outcome
 
     return register_outcome(cfg, TrainingOutcome(**outcome)).to_dict()

@@ -15,7 +15,7 @@ def cfg(tmp_path):
 
 
 def test_run_name_is_unique_per_flow_run_and_stable_for_its_retries(cfg):
-    from tasks.pipeline_steps import with_run_name
+    from tasks.pipeline.run_config import with_run_name
 
     a, b = with_run_name(cfg, "brave-otter"), with_run_name(cfg, "calm heron!")
     assert a.train.run_name == "local-brave-otter" and b.train.run_name == "local-calm-heron"
@@ -24,7 +24,7 @@ def test_run_name_is_unique_per_flow_run_and_stable_for_its_retries(cfg):
 
 
 def test_benchmark_config_takes_request_fields_and_the_eval_split(cfg, tmp_path):
-    from tasks.pipeline_steps import benchmark_config
+    from tasks.pipeline.run_config import benchmark_config
 
     req = BenchmarkRequest(model_ref="models:/m/1", num_prompts=7, max_tokens=4, dataset_path="prompts.jsonl")
     bench = benchmark_config(cfg, str(tmp_path / "eval.jsonl"), req)
@@ -45,9 +45,9 @@ def test_request_needs_a_target_and_promotion_needs_a_registry_version():
 
 
 def test_champion_quality_round_trips_exactly_so_an_equal_candidate_passes(cfg, tmp_path):
-    from tasks.pipeline_steps import champion_quality, record_benchmark
-    from tasks.promotion import decide
-    from tasks.registry import client_for, promote
+    from tasks.pipeline.run_config import champion_quality, record_benchmark
+    from tasks.promotion.gate import decide
+    from tasks.registry.versions import client_for, promote
 
     uri = str(cfg.mlflow.tracking_uri)
     client = client_for(uri)

@@ -11,8 +11,8 @@ import pytest
 
 from configs.errors import RetentionError
 from configs.retention import RetentionConfig
-from tasks.retention import MANIFEST_SUFFIX, Manifest, ManifestEntry, build_archive, retention_run
-from tasks.storage import DestinationUnreachable, S3Destination, is_transient
+from tasks.housekeeping.retention import MANIFEST_SUFFIX, Manifest, ManifestEntry, build_archive, retention_run
+from tasks.housekeeping.storage import DestinationUnreachable, S3Destination, is_transient
 from tests.conftest import run_cli
 
 
@@ -54,7 +54,7 @@ def test_file_destination_archive_restores_with_plain_tar_and_sha256sum(log_dir,
 
 def test_archives_are_reproducible(log_dir, tmp_path):
     path = _old(log_dir, "api/x.log", lines=5000)
-    from tasks.storage import sha256_file
+    from tasks.housekeeping.storage import sha256_file
 
     size, sha = sha256_file(path)
     manifest = Manifest("api", "2025-01-01", (ManifestEntry("api/x.log", size, sha, path.stat().st_mtime),))
@@ -159,7 +159,7 @@ def test_permanent_errors_fail_at_once_and_say_what_to_fix():
 
 
 def test_two_runs_on_one_log_dir_do_not_overlap(log_dir, tmp_path):
-    from tasks.retention import _exclusive_run
+    from tasks.housekeeping.retention import _exclusive_run
 
     _old(log_dir, "training/a.log")
     config = RetentionConfig(destination=(tmp_path / "b").as_uri())

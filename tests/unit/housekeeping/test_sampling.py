@@ -7,7 +7,7 @@ import json
 import pytest
 
 from configs.sampling import GPUSamplingConfig
-from tasks.sampling import sample_metrics
+from tasks.housekeeping.sampling import sample_metrics
 
 
 class _FakeTime:

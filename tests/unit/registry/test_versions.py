@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from configs.errors import RegistryError
-from tasks.registry import (client_for, describe_model, get_alias_version, list_models, promote, register_adapter,
+from tasks.registry.versions import (client_for, describe_model, get_alias_version, list_models, promote, register_adapter,
                             resolve_model, set_alias)
 
 

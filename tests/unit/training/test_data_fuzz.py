@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from configs.data import GeneratedDataConfig
 from configs.errors import DataError
-from tasks.data import generate_capitals, normalize_row, read_jsonl
+from tasks.training.data import generate_capitals, normalize_row, read_jsonl
 from tests._fuzz import fuzz_settings, time_limit
 
 FUZZ = fuzz_settings(200)

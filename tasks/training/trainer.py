@@ -21,8 +21,8 @@ from configs.errors import PipelineError, TrainingError
 from configs.lora import LoraConfig
 from configs.model import ModelConfig
 from configs.pipeline import PipelineConfig
-from tasks.data import PreparedData, read_jsonl
-from tasks.evaluation import EvalResult
+from tasks.training.data import PreparedData, read_jsonl
+from tasks.training.evaluation import EvalResult
 
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
@@ -69,7 +69,7 @@ def peft_lora_config(cfg: LoraConfig):
 def load_tokenizer(ref: str, cfg: ModelConfig, token: str | None = None):
     from transformers import AutoTokenizer
 
-    from tasks.chat_tokens import ensure_pad_token
+    from tasks.training.chat_tokens import ensure_pad_token
 
     tok = AutoTokenizer.from_pretrained(ref, revision=cfg.revision, token=token, trust_remote_code=cfg.trust_remote_code)
     ensure_pad_token(tok)
@@ -95,7 +95,7 @@ def load_base_model(ref: str, cfg: ModelConfig, token: str | None = None, *, qua
 
 
 def encode_dataset(tokenizer: Any, path: Path, max_len: int) -> tuple[list[dict[str, list[int]]], int]:
-    from tasks.chat_tokens import encode_chat
+    from tasks.training.chat_tokens import encode_chat
 
     rows, _ = read_jsonl(path, "error")
     feats = [encode_chat(tokenizer, msgs, max_len) for msgs in rows]
@@ -144,11 +144,11 @@ def train(cfg: PipelineConfig, base_ref: str, data: PreparedData, run_dir: Path,
 def _train(cfg, base_ref, data, run_dir, tlog, token, metrics_sink, callbacks, step_seen) -> TrainResult:
     from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from tasks.base_model import save_tokenizer
-    from tasks.callbacks import MetricsSinkCallback, TrainingLogCallback
-    from tasks.chat_tokens import ChatCollator
-    from tasks.eval_metrics import load_eval_examples
-    from tasks.evaluation import evaluate
+    from tasks.training.base_model import save_tokenizer
+    from tasks.training.callbacks import MetricsSinkCallback, TrainingLogCallback
+    from tasks.training.chat_tokens import ChatCollator
+    from tasks.training.eval_metrics import load_eval_examples
+    from tasks.training.evaluation import evaluate
 
     ckpt_dir = run_dir / "checkpoints"
     if not cfg.train.resume and ckpt_dir.exists():

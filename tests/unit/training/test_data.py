@@ -8,8 +8,8 @@ import pytest
 
 from configs.data import DataConfig, GeneratedDataConfig
 from configs.errors import DataError
-from tasks.data import generate_capitals, prepare_data, read_jsonl
-from tasks.eval_metrics import load_eval_examples, normalize, score
+from tasks.training.data import generate_capitals, prepare_data, read_jsonl
+from tasks.training.eval_metrics import load_eval_examples, normalize, score
 
 
 def _write(path, lines):

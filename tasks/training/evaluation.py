@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from configs.training import EvalConfig
-from tasks.chat_tokens import ChatCollator, encode_chat, encode_prompt
-from tasks.eval_metrics import EvalExample, exact_match
+from tasks.training.chat_tokens import ChatCollator, encode_chat, encode_prompt
+from tasks.training.eval_metrics import EvalExample, exact_match
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ def test_a_crashed_run_fails_loudly_and_a_rerun_resumes_from_its_checkpoint(tmp_
 
     from configs.loader import load_config
     from configs.settings import Settings
-    from tasks.registry import get_alias_version, resolve_model
-    from tasks.train_run import run_training
+    from tasks.registry.versions import get_alias_version, resolve_model
+    from tasks.training.run import run_training
 
     cfg = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path / 'data'}"])
     with pytest.raises(TrainingError, match=r"failed near step 7: RuntimeError: simulated crash at step 7.*re-run to resume"):
@@ -78,9 +78,9 @@ def test_plain_lora_is_selected_by_config(tmp_path):
     import torch
 
     from configs.loader import load_config
-    from tasks.training import load_base_model
-    from tasks.train_run import build_base_model
-    from tasks.data import prepare_data
+    from tasks.training.trainer import load_base_model
+    from tasks.training.run import build_base_model
+    from tasks.training.data import prepare_data
 
     cfg = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path}", "model.quantization.enabled=false"])
     ref = build_base_model(cfg, prepare_data(cfg.data, cfg.paths.datasets_dir))

@@ -13,7 +13,7 @@ from configs.benchmark_request import BenchmarkRequest
 from configs.pipeline import PipelineConfig
 
 QUALITY_TAG = "bench_quality"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # relative paths in a request mean this checkout
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # relative paths in a request mean this checkout
 
 
 def with_run_name(cfg: PipelineConfig, flow_run_name: str | None) -> PipelineConfig:
@@ -50,7 +50,7 @@ def result_dir(cfg: PipelineConfig, label: str) -> Path:
 
 def champion_quality(tracking_uri: str, name: str, alias: str = "champion") -> float | None:
     """The benchmark quality recorded on the current champion, if there is one."""
-    from tasks.registry import client_for, get_alias_version
+    from tasks.registry.versions import client_for, get_alias_version
 
     version = get_alias_version(tracking_uri, name, alias)
     if version is None:
@@ -65,7 +65,7 @@ def champion_quality(tracking_uri: str, name: str, alias: str = "champion") -> f
 def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[str, Any],
                      decision: dict[str, Any] | None) -> None:
     """Benchmark headline numbers and the gate's verdict as tags on the model version."""
-    from tasks.registry import client_for
+    from tasks.registry.versions import client_for
 
     client = client_for(tracking_uri)
     tags = {f"bench_{k}": v for k, v in summary.items()

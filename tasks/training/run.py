@@ -18,7 +18,7 @@ import yaml
 from configs.errors import TrainingError
 from configs.pipeline import PipelineConfig
 from configs.settings import Settings
-from tasks.data import PreparedData, prepare_data, read_jsonl
+from tasks.training.data import PreparedData, prepare_data, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class TrainingOutcome:
 def build_base_model(cfg: PipelineConfig, data: PreparedData) -> str:
     """The `from_pretrained` reference: the tiny model built (once) from the training rows, or
     the configured hub id / folder."""
-    from tasks.base_model import base_model_ref, build_tiny_model
+    from tasks.training.base_model import base_model_ref, build_tiny_model
 
     if cfg.model.tiny is None:
         if cfg.model.is_local_path and not Path(cfg.model.name_or_path).is_dir():
@@ -60,9 +60,9 @@ def run_training(cfg: PipelineConfig, settings: Settings, log_dir: Path, *, call
     import mlflow
 
     from logging_lib import bind_context
-    from tasks.registry import client_for
-    from tasks.tracking import MetricsSink, ensure_experiment, git_commit
-    from tasks.training import plot_loss_curve, train
+    from tasks.registry.versions import client_for
+    from tasks.training.tracking import MetricsSink, ensure_experiment, git_commit
+    from tasks.training.trainer import plot_loss_curve, train
 
     data = data or prepare_data(cfg.data, cfg.paths.datasets_dir)
     if data.n_skipped:
@@ -124,7 +124,7 @@ def register_outcome(cfg: PipelineConfig, outcome: TrainingOutcome) -> TrainingO
     """Register the run's adapter as a new version (tags: what deployment needs), alias `candidate`."""
     from dataclasses import replace
 
-    from tasks.registry import register_adapter
+    from tasks.registry.versions import register_adapter
 
     tags = {"base_model": outcome.base_model, "base_model_uri": outcome.base_model_uri,
             "adapter_uri": outcome.adapter_uri, "adapter_path": outcome.adapter_dir, "lora_rank": cfg.lora.r,
@@ -141,9 +141,9 @@ def register_outcome(cfg: PipelineConfig, outcome: TrainingOutcome) -> TrainingO
 def evaluate_adapter(cfg: PipelineConfig, base_ref: str, adapter_dir: Path | None, eval_path: Path,
                      token: str | None = None):
     """EvalResult of the base (adapter_dir None) or base + adapter on a held-out JSONL file."""
-    from tasks.eval_metrics import load_eval_examples
-    from tasks.evaluation import evaluate
-    from tasks.training import load_base_model, load_tokenizer
+    from tasks.training.eval_metrics import load_eval_examples
+    from tasks.training.evaluation import evaluate
+    from tasks.training.trainer import load_base_model, load_tokenizer
 
     tokenizer = load_tokenizer(str(adapter_dir or base_ref), cfg.model, token)
     model = load_base_model(base_ref, cfg.model, token)
@@ -191,8 +191,8 @@ def merge_adapter(base_ref: str, adapter_dir: Path, out_dir: Path, cfg: Pipeline
 
     from peft import PeftModel
 
-    from tasks.base_model import save_tokenizer
-    from tasks.training import load_base_model, load_tokenizer
+    from tasks.training.base_model import save_tokenizer
+    from tasks.training.trainer import load_base_model, load_tokenizer
 
     base = load_base_model(base_ref, cfg.model, token, quantize=False)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()

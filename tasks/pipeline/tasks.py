@@ -14,17 +14,17 @@ from configs.pipeline import PipelineConfig
 def load_config_task(config_path: str, overrides: list[str], flow_run_name: str | None = None) -> PipelineConfig:
     """Validated once, here; a bad file fails the flow before any work with file, field and fix."""
     from configs.loader import load_config
-    from tasks.pipeline_steps import with_run_name
+    from tasks.pipeline.run_config import with_run_name
 
     path = Path(config_path)
     if not path.is_absolute():
-        path = Path(__file__).resolve().parents[1] / path
+        path = Path(__file__).resolve().parents[2] / path
     return with_run_name(load_config(path, overrides), flow_run_name)
 
 
 @task(name="champion-quality", retries=2, retry_delay_seconds=[2, 10])
 def champion_quality_task(tracking_uri: str, name: str, alias: str) -> float | None:
-    from tasks.pipeline_steps import champion_quality
+    from tasks.pipeline.run_config import champion_quality
 
     return champion_quality(tracking_uri, name, alias)
 
@@ -32,7 +32,7 @@ def champion_quality_task(tracking_uri: str, name: str, alias: str) -> float | N
 @task(name="record-benchmark", retries=2, retry_delay_seconds=[2, 10])
 def record_benchmark_task(tracking_uri: str, name: str, version: str, summary: dict[str, Any],
                           decision: dict[str, Any] | None) -> None:
-    from tasks.pipeline_steps import record_benchmark
+    from tasks.pipeline.run_config import record_benchmark
 
     record_benchmark(tracking_uri, name, version, summary, decision)
 
@@ -44,7 +44,7 @@ def publish_report_task(summary: dict[str, Any], decision: dict[str, Any] | None
     import orjson
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from tasks.pipeline_steps import report_markdown
+    from tasks.pipeline.run_config import report_markdown
 
     result = orjson.loads(Path(summary["result_file"]).read_bytes())
     merged = {**{k: v for k, v in result.items() if not isinstance(v, (list, dict))}, **summary}

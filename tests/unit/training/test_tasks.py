@@ -11,7 +11,7 @@ LOCAL = Path(__file__).resolve().parents[3] / "configs" / "local.yaml"
 
 
 def test_prepare_and_build_tasks_return_paths_not_objects(tmp_path):
-    from tasks.prefect_tasks import build_base_model_task, prepare_data_task
+    from tasks.training.tasks import build_base_model_task, prepare_data_task
 
     cfg = load_config(LOCAL, [f"paths.data_dir={tmp_path}", "data.generate.num_examples=40"])
     data = prepare_data_task.fn(cfg)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from configs.errors import RegistryError
 
-CODE_ROOT = Path(__file__).resolve().parents[1]
+CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def ensure_experiment(client, name: str, artifact_location: str) -> str:

@@ -72,9 +72,9 @@ def test_registered_candidate_loads_back_into_a_working_peft_model(trained):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tasks.eval_metrics import load_eval_examples, score
-    from tasks.evaluation import generate_answers
-    from tasks.registry import get_alias_version, resolve_model
+    from tasks.training.eval_metrics import load_eval_examples, score
+    from tasks.training.evaluation import generate_answers
+    from tasks.registry.versions import get_alias_version, resolve_model
 
     assert get_alias_version(trained["uri"], NAME, "candidate") == trained["version"]
     assert get_alias_version(trained["uri"], NAME, "champion") is None
@@ -112,7 +112,7 @@ def test_registry_cli_lists_shows_and_promotes(trained):
     assert shown.returncode == 0 and "version 1 @candidate" in shown.stdout and "lora_rank: 8" in shown.stdout
     promoted = run_cli("registry", "promote", NAME, "1", *uri)
     assert promoted.returncode == 0 and f"{NAME}@champion: - -> 1" in promoted.stdout
-    from tasks.registry import get_alias_version
+    from tasks.registry.versions import get_alias_version
 
     assert get_alias_version(trained["uri"], NAME, "champion") == "1"
     missing = run_cli("registry", "promote", NAME, "9", *uri)

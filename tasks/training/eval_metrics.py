@@ -12,7 +12,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.data import read_jsonl
+from tasks.training.data import read_jsonl
 
 _WS = re.compile(r"\s+")
 _EDGE_PUNCT = string.punctuation + " "

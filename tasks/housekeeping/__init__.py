@@ -1,0 +1,1 @@
+"""Housekeeping stage: scheduled GPU/host sampling and log retention with backup."""

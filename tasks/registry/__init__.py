@@ -1,0 +1,1 @@
+"""Registry stage: MLflow Model Registry versions, aliases and the tags other stages read."""
