@@ -22,11 +22,8 @@ Scorer = Callable[[list[str], list[str]], Any]
 
 
 def default_metric() -> tuple[Loader, Scorer]:
-    try:
-        from tasks.training.eval_metrics import load_eval_examples, score  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise BenchmarkError("quality scoring needs tasks.training.eval_metrics (load_eval_examples, score); "
-                             "it is not installed in this checkout") from exc
+    from tasks.training.eval_metrics import load_eval_examples, score
+
     return load_eval_examples, score
 
 

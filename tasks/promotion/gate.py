@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from configs.errors import RegistryError
 from configs.promotion import PromotionConfig
 
 
@@ -82,10 +81,8 @@ def apply_decision(decision: Decision, tracking_uri: str, name: str, version: st
     if not decision.passed:
         return out
     if promote is None:
-        try:
-            from tasks.registry.versions import promote as registry_promote
-        except ImportError as exc:
-            raise RegistryError("tasks.registry.versions.promote is not available in this checkout") from exc
+        from tasks.registry.versions import promote as registry_promote
+
         promote = registry_promote
     promote(tracking_uri, name, version, alias=cfg.alias)
     out["promoted"] = True

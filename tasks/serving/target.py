@@ -105,9 +105,7 @@ def resolve_target(tracking_uri: str, ref: str, cfg: ServingConfig,
                    resolver: Callable[[str, str], Any] | None = None) -> ServeTarget:
     """Registry reference (`models:/NAME@candidate`, `models:/NAME/3`) -> what to serve."""
     if resolver is None:
-        try:
-            from tasks.registry.versions import resolve_model
-        except ImportError as exc:
-            raise ServingError("tasks.registry.versions.resolve_model is not available in this checkout") from exc
+        from tasks.registry.versions import resolve_model
+
         resolver = resolve_model
     return plan_target(resolver(tracking_uri, ref), cfg)

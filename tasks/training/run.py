@@ -138,22 +138,6 @@ def register_outcome(cfg: PipelineConfig, outcome: TrainingOutcome) -> TrainingO
     return replace(outcome, model_name=cfg.mlflow.registered_model_name, version=version)
 
 
-def evaluate_adapter(cfg: PipelineConfig, base_ref: str, adapter_dir: Path | None, eval_path: Path,
-                     token: str | None = None):
-    """EvalResult of the base (adapter_dir None) or base + adapter on a held-out JSONL file."""
-    from tasks.training.eval_metrics import load_eval_examples
-    from tasks.training.evaluation import evaluate
-    from tasks.training.trainer import load_base_model, load_tokenizer
-
-    tokenizer = load_tokenizer(str(adapter_dir or base_ref), cfg.model, token)
-    model = load_base_model(base_ref, cfg.model, token)
-    if adapter_dir is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter_dir))
-    return evaluate(model, tokenizer, load_eval_examples(eval_path), cfg.eval, cfg.model.max_seq_len)
-
-
 def _log_tokenizer(adapter_dir: Path) -> None:
     import mlflow
 

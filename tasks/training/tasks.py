@@ -43,15 +43,6 @@ def train_task(cfg: PipelineConfig, data: dict[str, Any], base_ref: str, log_dir
                         callbacks=[summaries]).to_dict()
 
 
-@task(name="evaluate")
-def evaluate_task(cfg: PipelineConfig, base_ref: str, adapter_dir: str | None, eval_path: str) -> dict[str, Any]:
-    from tasks.training.run import evaluate_adapter
-
-    result = evaluate_adapter(cfg, base_ref, Path(adapter_dir) if adapter_dir else None, Path(eval_path),
-                              Settings().hf_token_value())
-    return {k: v for k, v in result.to_dict().items() if k != "samples"}
-
-
 @task(name="register", retries=2, retry_delay_seconds=[2, 10])  # safe: registration is idempotent per run
 def register_task(cfg: PipelineConfig, outcome: dict[str, Any]) -> dict[str, Any]:
     """Register a train_task outcome; returns it with model_name and version filled in."""

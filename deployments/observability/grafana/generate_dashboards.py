@@ -45,7 +45,7 @@ API_RESP = _sel("api", "api_response")
 API_REQ = _sel("api", "api_request")
 
 DASHBOARDS: dict[str, tuple[str, list[dict]]] = {
-    # Training lines carry the MLflow run id as `mlflow_run_id` (bound by tasks/train_run.py):
+    # Training lines carry the MLflow run id as `mlflow_run_id` (bound by tasks/training/run.py):
     # "by run" panels group by it, one series per run.
     "mlops-training": ("MLOps / Training", [
         ts("Training loss by run", [(f"last_over_time({TRAIN_STEP} | unwrap loss [1m]) by (mlflow_run_id)",
