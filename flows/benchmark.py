@@ -9,17 +9,18 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from configs.benchmark_request import BenchmarkRequest
-from tasks.benchmark.tasks import benchmark
-from tasks.pipeline.tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
-from tasks.promotion.tasks import promotion_gate
-from tasks.serving.tasks import deploy_model, stop_model
+from tasks.benchmark.tasks import benchmark_task, publish_report_task
+from tasks.pipeline.tasks import load_config_task
+from tasks.promotion.tasks import promotion_gate_task
+from tasks.registry.tasks import champion_quality_task, record_benchmark_task, resolve_model_task
+from tasks.serving.tasks import deploy_model_task, stop_model_task
+from tasks.training.tasks import prepare_data_task
 
 
 @flow(name="benchmark", log_prints=True)
 def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str | None = None) -> dict[str, Any]:
     from logging_lib import resolve_log_dir
-    from tasks.pipeline.run_config import benchmark_config, result_dir
-    from tasks.registry.versions import resolve_model
+    from tasks.benchmark.plan import benchmark_config, result_dir
 
     log = get_run_logger()
     logs = str(resolve_log_dir(log_dir))
@@ -30,32 +31,27 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
     if request.endpoint:
         deployment = {"base_url": request.endpoint.rstrip("/"), "served_name": request.served_model_name, "pid": None}
     else:
-        resolved = resolve_model(uri, request.model_ref)
-        name, version = resolved.name, str(resolved.version)
-        eval_path = resolved.tags.get("eval_path") or _default_eval_path(cfg)
-        deployment = deploy_model(cfg.serving, uri, f"models:/{name}/{version}", logs)
+        resolved = resolve_model_task(uri, request.model_ref)
+        name, version = resolved["name"], resolved["version"]
+        # the held-out split the training step wrote, when the version does not name its own
+        eval_path = resolved["eval_path"] or prepare_data_task(cfg)["eval_path"]
+        deployment = deploy_model_task(cfg.serving, uri, f"models:/{name}/{version}", logs)
     label = request.run_label or (f"{name}-v{version}" if name else request.served_model_name)
     try:
         bench_cfg = benchmark_config(cfg, eval_path, request, measure_quality=request.measure_quality and bool(eval_path))
         out = result_dir(cfg, label)
-        bench = benchmark(bench_cfg, deployment["base_url"], deployment["served_name"], str(out / "result.json"), logs)
+        bench = benchmark_task(bench_cfg, deployment["base_url"], deployment["served_name"], str(out / "result.json"),
+                               logs)
         decision = None
         if request.promote:
             champion = champion_quality_task(uri, name, cfg.promotion.alias)
-            decision = promotion_gate(bench["result_file"], cfg.promotion, uri, name, version, champion)
+            decision = promotion_gate_task(bench["result_file"], cfg.promotion, uri, name, version, champion)
     finally:
         if deployment.get("pid"):
-            stop_model(deployment["pid"], cfg.serving.stop_timeout_s)
+            stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
     if name:
         record_benchmark_task(uri, name, version, bench, decision)
     report = publish_report_task(bench, decision, request.model_ref if name else request.endpoint, uri, name,
                                  version, label)
     log.info("benchmark done: %s", {k: bench.get(k) for k in ("completed", "failed", "p99_ttft_ms", "quality")})
     return {"benchmark": bench, "report": report, "decision": decision}
-
-
-def _default_eval_path(cfg) -> str | None:
-    """The held-out split the training step wrote for this config's dataset."""
-    from tasks.training.data import prepare_data
-
-    return str(prepare_data(cfg.data, cfg.paths.datasets_dir).eval_path)

@@ -12,11 +12,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.benchmark.tasks import benchmark
-from tasks.pipeline.tasks import champion_quality_task, load_config_task, publish_report_task, record_benchmark_task
+from tasks.benchmark.tasks import benchmark_task, publish_report_task
+from tasks.pipeline.tasks import load_config_task
+from tasks.promotion.tasks import promotion_gate_task
+from tasks.registry.tasks import champion_quality_task, record_benchmark_task
+from tasks.serving.tasks import deploy_model_task, stop_model_task
 from tasks.training.tasks import build_base_model_task, prepare_data_task, register_task, train_task
-from tasks.promotion.tasks import promotion_gate
-from tasks.serving.tasks import deploy_model, stop_model
 
 
 @flow(name="training-pipeline", log_prints=True)
@@ -31,7 +32,7 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
         deploy_and_benchmark: false stops after registration.
     """
     from logging_lib import resolve_log_dir
-    from tasks.pipeline.run_config import benchmark_config, result_dir
+    from tasks.benchmark.plan import benchmark_config, result_dir
 
     log = get_run_logger()
     cfg = load_config_task(config_path, list(overrides or []), flow_run.get_name())
@@ -50,14 +51,14 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
     if not deploy_and_benchmark:
         return summary
     champion = champion_quality_task(uri, name, cfg.promotion.alias)
-    deployment = deploy_model(cfg.serving, uri, ref, logs)
+    deployment = deploy_model_task(cfg.serving, uri, ref, logs)
     try:
         out = result_dir(cfg, f"{name}-v{version}")
-        bench = benchmark(benchmark_config(cfg, data["eval_path"]), deployment["base_url"],
+        bench = benchmark_task(benchmark_config(cfg, data["eval_path"]), deployment["base_url"],
                           deployment["served_name"], str(out / "result.json"), logs)
-        decision = promotion_gate(bench["result_file"], cfg.promotion, uri, name, version, champion)
+        decision = promotion_gate_task(bench["result_file"], cfg.promotion, uri, name, version, champion)
     finally:
-        stop_model(deployment["pid"], cfg.serving.stop_timeout_s)
+        stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
     record_benchmark_task(uri, name, version, bench, decision)
     report = publish_report_task(bench, decision, ref, uri, name, version, f"{name}-v{version}")
     log.info(decision["summary"])

@@ -1,4 +1,4 @@
-"""Thin Prefect task around a benchmark run."""
+"""Thin Prefect tasks around a benchmark run and its report."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from configs.benchmark import BenchmarkConfig
 
 
 @task(name="benchmark", retries=1, retry_delay_seconds=[5])  # safe: a retry rewrites the same result files
-def benchmark(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
+def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
               api_key: str | None = None) -> dict[str, Any]:
     """Run the load (plus quality when cfg.eval_path is set); write the result JSON and plot;
     return the headline numbers and the file paths."""
@@ -30,3 +30,12 @@ def benchmark(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str,
     plot = plot_latencies(result, Path(result_file).with_suffix(".png"))
     keys = ("completed", "failed", "request_throughput", "p99_ttft_ms", "median_e2el_ms", "quality")
     return {**{k: result.get(k) for k in keys}, "result_file": result_file, "plot_file": str(plot)}
+
+
+@task(name="publish-report")
+def publish_report_task(summary: dict[str, Any], decision: dict[str, Any] | None, model_ref: str | None,
+                        tracking_uri: str, name: str | None, version: str | None, label: str) -> str:
+    """Metrics table and markdown report as Prefect artifacts; returns the report file's path."""
+    from tasks.benchmark.publish import publish_report
+
+    return publish_report(summary, decision, model_ref, tracking_uri, name, version, label)

@@ -11,7 +11,7 @@ from configs.promotion import PromotionConfig
 
 
 @task(name="promotion-gate")
-def promotion_gate(result_file: str, promotion: PromotionConfig, tracking_uri: str, name: str, version: str,
+def promotion_gate_task(result_file: str, promotion: PromotionConfig, tracking_uri: str, name: str, version: str,
                    champion_quality: float | None = None) -> dict[str, Any]:
     """Read a benchmark result JSON, decide, promote on pass; returns passed/failed/summary."""
     import orjson

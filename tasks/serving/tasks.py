@@ -11,7 +11,7 @@ from logging_lib import resolve_log_dir
 # Safe to retry: a failed start stops every process it started before raising (start_managed),
 # so a retry never runs beside a first vLLM; attaching only reads and loads an adapter.
 @task(name="deploy-model", retries=1, retry_delay_seconds=[5])
-def deploy_model(serving: ServingConfig, tracking_uri: str, model_ref: str, log_dir: str | None = None) -> dict:
+def deploy_model_task(serving: ServingConfig, tracking_uri: str, model_ref: str, log_dir: str | None = None) -> dict:
     """Resolve `model_ref` in the registry and serve it; returns base_url, served_name, pid, ..."""
     from configs.settings import Settings
     from tasks.serving import deploy, resolve_target
@@ -21,7 +21,7 @@ def deploy_model(serving: ServingConfig, tracking_uri: str, model_ref: str, log_
 
 
 @task(name="stop-model")
-def stop_model(pid: int | None, stop_timeout_s: float = 20.0) -> bool:
+def stop_model_task(pid: int | None, stop_timeout_s: float = 20.0) -> bool:
     """Stop a managed vLLM (its whole process group); attached servers (pid None) are left alone."""
     from tasks.serving import stop_process_tree
 

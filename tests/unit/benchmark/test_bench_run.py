@@ -98,9 +98,9 @@ def test_quality_uses_the_task_metric_on_served_answers(stub_url: str, tmp_path:
 
 
 def test_benchmark_task_returns_small_values(stub_url: str, tmp_path: Path, log_dir: Path) -> None:
-    from tasks.benchmark.tasks import benchmark
+    from tasks.benchmark.tasks import benchmark_task
 
-    out = benchmark.fn(BenchmarkConfig(num_prompts=5, max_tokens=3, request_rate=100), stub_url, "stub-model",
+    out = benchmark_task.fn(BenchmarkConfig(num_prompts=5, max_tokens=3, request_rate=100), stub_url, "stub-model",
                        str(tmp_path / "b.json"), str(log_dir))
     assert out["completed"] == 5 and out["failed"] == 0 and out["quality"] is None
     assert Path(out["result_file"]).exists() and Path(out["plot_file"]).exists()

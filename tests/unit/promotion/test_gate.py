@@ -43,9 +43,9 @@ def test_first_model_without_champion_and_optional_quality() -> None:
 
 
 def test_promotion_task_reads_result_file(tmp_path: Path) -> None:
-    from tasks.promotion.tasks import promotion_gate
+    from tasks.promotion.tasks import promotion_gate_task
 
     path = tmp_path / "result.json"
     path.write_text(json.dumps({**GOOD, "p99_ttft_ms": 5000.0}))
-    out = promotion_gate.fn(str(path), CFG, "uri", "bot", "4", champion_quality=0.5)
+    out = promotion_gate_task.fn(str(path), CFG, "uri", "bot", "4", champion_quality=0.5)
     assert out["promoted"] is False and out["failed"] == ["p99_ttft_ms"]

@@ -15,7 +15,7 @@ from tasks.benchmark.stub_server import StubServer
 
 
 def test_deploy_attached_via_registry_and_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from tasks.serving.tasks import deploy_model, stop_model
+    from tasks.serving.tasks import deploy_model_task, stop_model_task
 
     base = tmp_path / "base"
     base.mkdir()
@@ -25,15 +25,15 @@ def test_deploy_attached_via_registry_and_stop(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setitem(sys.modules, "tasks.registry.versions", fake_registry)
     stub = StubServer(model="bot").start_in_thread()
     try:
-        out = deploy_model.fn(ServingConfig(mode="attached", base_url=stub.base_url), "sqlite:///r.db",
+        out = deploy_model_task.fn(ServingConfig(mode="attached", base_url=stub.base_url), "sqlite:///r.db",
                               "models:/bot@candidate", str(tmp_path))
     finally:
         stub.stop_thread()
     assert out == {"mode": "attached", "base_url": stub.base_url, "served_name": "bot", "base_name": "bot",
                    "pid": None, "log_path": None}
-    assert stop_model.fn(None) is False
+    assert stop_model_task.fn(None) is False
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
-    assert stop_model.fn(proc.pid, 5) is True
+    assert stop_model_task.fn(proc.pid, 5) is True
     assert proc.wait(5) is not None and not psutil.pid_exists(proc.pid) or \
         psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE

@@ -1,0 +1,41 @@
+"""What a benchmark writes back to a model version (tags), and the champion's quality the
+next candidate is compared against, read from those tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+QUALITY_TAG = "bench_quality"
+
+
+def champion_quality(tracking_uri: str, name: str, alias: str = "champion") -> float | None:
+    """The benchmark quality recorded on the current champion, if there is one."""
+    from tasks.registry.versions import client_for, get_alias_version
+
+    version = get_alias_version(tracking_uri, name, alias)
+    if version is None:
+        return None
+    tags = client_for(tracking_uri).get_model_version(name, version).tags
+    try:
+        return float(tags[QUALITY_TAG])
+    except (KeyError, ValueError):
+        return None
+
+
+def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[str, Any],
+                     decision: dict[str, Any] | None) -> None:
+    """Benchmark headline numbers and the gate's verdict as tags on the model version."""
+    from tasks.registry.versions import client_for
+
+    client = client_for(tracking_uri)
+    tags = {f"bench_{k}": v for k, v in summary.items()
+            if k in ("quality", "p99_ttft_ms", "median_e2el_ms", "request_throughput", "completed", "failed")
+            and v is not None}
+    tags["bench_result_file"] = summary.get("result_file")
+    if decision is not None:
+        tags["gate_passed"] = decision["passed"]
+        tags["gate_summary"] = decision["summary"][:4000]
+    for key, value in tags.items():
+        if value is not None:
+            # repr() keeps every digit: the next candidate is compared against this exact value
+            client.set_model_version_tag(name, version, key, repr(value) if isinstance(value, float) else str(value))

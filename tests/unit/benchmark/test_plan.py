@@ -1,0 +1,35 @@
+"""The benchmark a run measures: request overrides over the config, the eval split for quality."""
+
+from __future__ import annotations
+
+import pytest
+
+from configs.benchmark_request import BenchmarkRequest
+from configs.loader import load_config
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}"])
+
+
+def test_benchmark_config_takes_request_fields_and_the_eval_split(cfg, tmp_path):
+    from tasks.benchmark.plan import benchmark_config
+
+    req = BenchmarkRequest(model_ref="models:/m/1", num_prompts=7, max_tokens=4, dataset_path="prompts.jsonl")
+    bench = benchmark_config(cfg, str(tmp_path / "eval.jsonl"), req)
+    assert (bench.num_prompts, bench.max_tokens) == (7, 4)
+    assert bench.dataset_path == REPO_ROOT / "prompts.jsonl"
+    assert bench.eval_path == tmp_path / "eval.jsonl"
+    assert benchmark_config(cfg, str(tmp_path / "eval.jsonl"), req, measure_quality=False).eval_path is None
+    assert bench.max_concurrency == cfg.benchmark.max_concurrency  # untouched fields come from the config
+
+
+def test_request_needs_a_target_and_promotion_needs_a_registry_version():
+    with pytest.raises(ValueError, match="served_model_name"):
+        BenchmarkRequest(endpoint="http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="promote needs model_ref"):
+        BenchmarkRequest(endpoint="http://127.0.0.1:1", served_model_name="m", promote=True)
+    with pytest.raises(ValueError, match="model_ref"):
+        BenchmarkRequest(model_ref=None)
