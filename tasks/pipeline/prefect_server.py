@@ -30,7 +30,7 @@ def guarded_local_server(log_path: Path, startup_timeout_s: float = 120.0,
     API URL."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tasks.serving.vllm import guard_process, log_tail, stop_process_tree
+    from tasks.processes.groups import guard_process, log_tail, stop_process_tree
 
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"

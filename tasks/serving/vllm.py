@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,10 +29,9 @@ import httpx
 from configs.errors import ServingError
 from configs.serving import ServingConfig
 from logging_lib.sink import open_locked_append
+from tasks.processes.groups import guard_process, log_tail, stop_process_tree
 from tasks.serving.target import ServeTarget, is_local_folder, max_lora_rank_arg
 
-# vLLM pid -> its owner_guard process, reaped when that vLLM is stopped.
-_GUARDS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -97,14 +94,6 @@ def check_vllm_available(command: list[str]) -> None:
                                "`scripts/setup.sh --vllm` or point serving.command at an environment that has it")
 
 
-def log_tail(path: Path | str, lines: int = 40) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return b"".join(deque(fh, maxlen=lines)).decode("utf-8", "replace").rstrip()
-    except FileNotFoundError:
-        return "(no log written)"
-
-
 def vllm_env(target: ServeTarget, cfg: ServingConfig, base_env: Mapping[str, str],
              hf_token: str | None) -> dict[str, str]:
     """vLLM's environment: `base_env` plus serving.env, the hub token (from the settings object;
@@ -154,14 +143,6 @@ def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
     return Deployment("managed", base_url, target.served_name, target.base_name, proc.pid, str(log_path))
 
 
-def guard_process(pid: int, stop_timeout_s: float, log_path: Path, what: str = "vLLM") -> None:
-    """Put an owner_guard beside `pid` (a process group leader started by this process), so it
-    is stopped if this process dies first; `stop_process_tree(pid)` also reaps the guard."""
-    from tasks.serving import owner_guard  # not at import time: `-m tasks.serving.owner_guard` imports this module
-
-    _GUARDS[pid] = owner_guard.spawn(pid, stop_timeout_s, log_path, what)
-
-
 def wait_ready(base_url: str, names: list[str], proc: subprocess.Popen[bytes], log_path: Path,
                cfg: ServingConfig) -> None:
     deadline = time.monotonic() + cfg.startup_timeout_s
@@ -186,65 +167,6 @@ def wait_ready(base_url: str, names: list[str], proc: subprocess.Popen[bytes], l
                                    f"serving.startup_timeout_s={cfg.startup_timeout_s:g}s; log {log_path} ends with:\n"
                                    f"{log_tail(log_path, cfg.log_tail_lines)}")
             time.sleep(cfg.poll_interval_s)
-
-
-def stop_process_tree(pid: int, timeout_s: float = 20.0) -> bool:
-    """SIGTERM the process group led by `pid` (and stray descendants), SIGKILL after `timeout_s`.
-    Returns False if there was nothing to stop."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        procs = []
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        pgid = None
-    if pgid is not None and pgid == pid:
-        _killpg(pgid, signal.SIGTERM)
-    for p in procs:
-        _signal(p, signal.SIGTERM)
-    _, alive = psutil.wait_procs(procs, timeout=timeout_s)
-    if alive or pgid == pid:
-        if pgid == pid:
-            _killpg(pgid, signal.SIGKILL)
-        for p in alive:
-            _signal(p, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=5)
-    _reap(pid)
-    guard = _GUARDS.pop(pid, None)
-    if guard is not None:  # it sees vLLM gone within owner_guard.POLL_S and exits
-        try:
-            guard.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            guard.kill()
-            guard.wait()
-    return bool(procs)
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _signal(p: Any, sig: int) -> None:
-    import psutil
-
-    try:
-        p.send_signal(sig)
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        pass
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def attach(target: ServeTarget, cfg: ServingConfig, client: httpx.Client | None = None) -> Deployment:

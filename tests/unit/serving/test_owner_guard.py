@@ -65,7 +65,7 @@ def test_normal_stop_leaves_neither_vllm_nor_its_guard(tmp_path: Path) -> None:
     dep = start_managed(ServeTarget("bot", "/models/base", "bot"), cfg, tmp_path)
     try:
         guards = [p for p in psutil.Process().children()  # a session-wide vLLM elsewhere has a guard too
-                  if "tasks.serving.owner_guard" in " ".join(p.cmdline()) and str(dep.pid) in p.cmdline()]
+                  if "tasks.processes.owner_guard" in " ".join(p.cmdline()) and str(dep.pid) in p.cmdline()]
         assert len(guards) == 1
         assert len(_group(dep.pid)) == 2                              # server + its child
     finally:

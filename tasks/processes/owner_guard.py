@@ -11,37 +11,20 @@ moment it starts: it watches its own parent (the owner) and vLLM, and
 It is a separate process, not a thread or PR_SET_PDEATHSIG: Prefect runs tasks in worker
 threads, and a parent-death signal fires when the *thread* that started the child ends.
 
-    python -m tasks.serving.owner_guard <vllm pid> <vllm create time> <stop timeout s> <owner pid> [<what>]
+    python -m tasks.processes.owner_guard <vllm pid> <vllm create time> <stop timeout s> <owner pid> [<what>]
 
-The pipeline CLI guards its local Prefect server the same way (tasks.pipeline.prefect_server).
+Started by `tasks.processes.groups.guard_process`; the pipeline CLI guards its local Prefect
+server the same way (tasks.pipeline.prefect_server).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 POLL_S = 0.25
-
-
-def spawn(vllm_pid: int, stop_timeout_s: float, log_path: Path, what: str = "vLLM") -> subprocess.Popen[bytes]:
-    """Start the guard for `vllm_pid` (`what` it is: vLLM, the Prefect server) as a child of
-    this (the owning) process."""
-    import psutil
-
-    created = psutil.Process(vllm_pid).create_time()
-    from logging_lib.sink import open_locked_append
-
-    with open_locked_append(log_path) as log:
-        # A session of its own: a Ctrl-C meant for the owner must not kill the guard first.
-        return subprocess.Popen([sys.executable, "-m", "tasks.serving.owner_guard", str(vllm_pid), repr(created),
-                                 repr(stop_timeout_s), str(os.getpid()), what], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-                                cwd=str(Path(__file__).resolve().parents[2]))
 
 
 def _alive(pid: int, created: float) -> bool:
@@ -60,7 +43,7 @@ def watch(vllm_pid: int, created: float, stop_timeout_s: float, owner_pid: int, 
         if not _alive(vllm_pid, created):
             return False
         if os.getppid() != owner_pid:  # re-parented: the owner is gone
-            from tasks.serving.vllm import stop_process_tree
+            from tasks.processes.groups import stop_process_tree
 
             print(f"owner_guard: the process that started {what} (pid {owner_pid}) is gone; stopping {what} "
                   f"(pid {vllm_pid}) and its process group", file=sys.stderr, flush=True)
