@@ -75,7 +75,8 @@ def main() -> None:
     import boto3
 
     from configs.retention import RetentionConfig
-    from tasks.housekeeping.retention import build_archive, retention_run  # noqa: F401  (same code as the CLI)
+    from tasks.housekeeping.archive import build_archive  # noqa: F401
+    from tasks.housekeeping.retention import retention_run  # noqa: F401  (same code as the CLI)
 
     port = _free_port()
     moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -118,7 +119,7 @@ def main() -> None:
 
             # ours, archive step alone (same gzip level as tar czf's default, 6)
             from logging_lib.retention_plan import plan_retention
-            from tasks.housekeeping.retention import Manifest, ManifestEntry
+            from tasks.housekeeping.archive import Manifest, ManifestEntry
             from tasks.housekeeping.storage import sha256_file
 
             group = plan_retention(work, ["training"], 7).groups[0]

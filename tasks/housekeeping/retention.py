@@ -24,16 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gzip
-import hashlib
-import io
-import json
 import os
 import shutil
-import tarfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,180 +37,16 @@ from configs.retention import RetentionConfig
 from logging_lib.retention_plan import (SKIP_RECENT, ArchiveGroup, InUse, SkippedFile, in_use_now, in_use_reason,
                                         plan_retention)
 from logging_lib.sink import claim_for_deletion
-from tasks.housekeeping.storage import CHUNK_BYTES, Destination, DestinationUnreachable, FileDestination, sha256_file
+from tasks.housekeeping.archive import MANIFEST_SUFFIX, Manifest, ManifestEntry, archive_key, build_archive
+from tasks.housekeeping.retention_report import ArchiveResult, RetentionReport
+from tasks.housekeeping.storage import Destination, DestinationUnreachable, FileDestination, sha256_file
 
-ARCHIVE_FORMAT = "mlops-log-archive/1"
-MANIFEST_SUFFIX = ".manifest.json"
 STAGING_DIRNAME = ".retention-staging"
 LOCK_NAME = ".retention.lock"
 SKIP_CHANGED = "changed after it was archived; kept"
 SKIP_VANISHED = "vanished or unreadable while archiving"
 _MIB = 1024 * 1024
 _CLAIM_BATCH = 256  # files locked at once while deleting (each holds a descriptor)
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    name: str
-    size_bytes: int
-    sha256: str
-    mtime: float = field(compare=False)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    log_type: str
-    day: str
-    files: tuple[ManifestEntry, ...]
-    archive_key: str = ""
-    archive_size_bytes: int = 0
-    archive_sha256: str = ""
-
-    def to_json(self, with_archive: bool = True) -> bytes:
-        doc: dict[str, Any] = {
-            "format": ARCHIVE_FORMAT, "log_type": self.log_type, "day": self.day,
-            "files": [asdict(f) for f in self.files],
-        }
-        if with_archive:
-            doc["archive"] = {"key": self.archive_key, "size_bytes": self.archive_size_bytes,
-                              "sha256": self.archive_sha256}
-        return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
-
-    @classmethod
-    def from_json(cls, raw: bytes, where: str) -> Manifest:
-        try:
-            doc = json.loads(raw)
-            if doc.get("format") != ARCHIVE_FORMAT:
-                raise ValueError(f"format is {doc.get('format')!r}, expected {ARCHIVE_FORMAT!r}")
-            archive = doc["archive"]
-            return cls(doc["log_type"], doc["day"], tuple(ManifestEntry(**f) for f in doc["files"]),
-                       archive["key"], int(archive["size_bytes"]), archive["sha256"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise RetentionError(f"manifest {where} is unreadable ({exc}); move it aside if it is not ours") from exc
-
-
-def archive_key(log_type: str, day: str, files: tuple[ManifestEntry, ...]) -> str:
-    """Same files (names, sizes, sha256) -> same key, so a re-run finds what an earlier run filed."""
-    canon = json.dumps(sorted([f.name, f.size_bytes, f.sha256] for f in files), separators=(",", ":"))
-    digest = hashlib.sha256(canon.encode()).hexdigest()[:16]
-    return f"{log_type}/{day}/{log_type}_{day}_{digest}.tar.gz"
-
-
-class _HashingWriter:
-    """A file wrapper that hashes what is written through it (the archive's sha256 in one pass)."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw, self.hash, self.size = raw, hashlib.sha256(), 0
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        return self.raw.write(data)
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-
-class _HashingReader:
-    def __init__(self, raw: Any) -> None:
-        self.raw, self.hash = raw, hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.hash.update(data)
-        return data
-
-
-def build_archive(manifest: Manifest, paths: dict[str, Path], out: Path, compress_level: int = 6) -> tuple[int, str]:
-    """Write a reproducible .tar.gz (fixed owners, modes, member order, gzip mtime 0); return (size, sha256).
-
-    Each file is hashed again while it is copied in: content that changed since it was first
-    hashed raises RetentionError instead of producing an archive that disagrees with its manifest.
-    """
-    stamp = int(max((f.mtime for f in manifest.files), default=0))
-    sums = "".join(f"{f.sha256}  {f.name}\n" for f in manifest.files).encode()
-
-    def info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
-        ti = tarfile.TarInfo(name)
-        ti.size, ti.mtime, ti.mode, ti.uid, ti.gid, ti.uname, ti.gname = size, mtime, 0o644, 0, 0, "", ""
-        return ti
-
-    with open(out, "wb") as raw:
-        sink = _HashingWriter(raw)
-        with gzip.GzipFile(filename="", mode="wb", compresslevel=compress_level, fileobj=sink, mtime=0) as gz, \
-                tarfile.TarFile(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT, copybufsize=CHUNK_BYTES) as tar:
-            body = manifest.to_json(with_archive=False)
-            tar.addfile(info("MANIFEST.json", len(body), stamp), io.BytesIO(body))
-            tar.addfile(info("SHA256SUMS", len(sums), stamp), io.BytesIO(sums))
-            for entry in manifest.files:
-                with open(paths[entry.name], "rb") as src:
-                    reader = _HashingReader(src)
-                    tar.addfile(info(entry.name, entry.size_bytes, int(entry.mtime)), reader)
-                if reader.hash.hexdigest() != entry.sha256:
-                    raise RetentionError(f"{entry.name} changed while it was being archived; nothing was deleted, "
-                                         "run retention again")
-    return sink.size, sink.hash.hexdigest()
-
-
-@dataclass
-class ArchiveResult:
-    key: str
-    log_type: str
-    day: str
-    files: int
-    bytes_in: int
-    archive_bytes: int
-    status: str  # uploaded | already_uploaded | resumed | would_upload | would_delete_archived
-
-
-@dataclass
-class RetentionReport:
-    log_dir: str
-    destination: str
-    dry_run: bool
-    archives: list[ArchiveResult] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    skipped: list[SkippedFile] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def to_dict(self) -> dict[str, Any]:
-        """Small, JSON-ready: what a Prefect task returns."""
-        counts: dict[str, int] = {}
-        for a in self.archives:
-            counts[a.status] = counts.get(a.status, 0) + 1
-        return {"ok": self.ok, "dry_run": self.dry_run, "destination": self.destination,
-                "archives": counts, "archive_keys": [a.key for a in self.archives],
-                "deleted": len(self.deleted), "skipped": len(self.skipped), "pruned": len(self.pruned),
-                "errors": list(self.errors)}
-
-    def summary(self) -> str:
-        by_status: dict[str, list[ArchiveResult]] = {}
-        for a in self.archives:
-            by_status.setdefault(a.status, []).append(a)
-        parts = []
-        for status, items in sorted(by_status.items()):
-            n_in = sum(a.bytes_in for a in items) / _MIB
-            n_out = sum(a.archive_bytes for a in items) / _MIB
-            parts.append(f"{len(items)} {status.replace('_', ' ')} ({sum(a.files for a in items)} files, "
-                         f"{n_in:.2f} MiB -> {n_out:.2f} MiB)")
-        reasons: dict[str, int] = {}
-        for s in self.skipped:
-            reasons[s.reason] = reasons.get(s.reason, 0) + 1
-        verb = "would be deleted" if self.dry_run else "deleted"
-        lines = [f"retention{' (dry run)' if self.dry_run else ''}: {self.log_dir} -> {self.destination}",
-                 f"  archives: {', '.join(parts) if parts else 'none'}",
-                 f"  local files {verb}: {len(self.deleted)}",
-                 f"  kept: {len(self.skipped)}" + (" (" + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"
-                                                   if reasons else ""),
-                 f"  backups {'to prune' if self.dry_run else 'pruned'}: {len(self.pruned)}",
-                 f"  errors: {len(self.errors)}"]
-        lines.extend(f"    {e}" for e in self.errors)
-        return "\n".join(lines)
 
 
 @dataclass

@@ -16,8 +16,9 @@ import pytest
 from configs.errors import RetentionError
 from configs.retention import RetentionConfig
 from logging_lib import TrainingLogger
-from tasks import retention as retention_mod
-from tasks.housekeeping.retention import MANIFEST_SUFFIX, retention_run, run_retention
+from tasks.housekeeping import retention as retention_mod
+from tasks.housekeeping.archive import MANIFEST_SUFFIX
+from tasks.housekeeping.retention import retention_run, run_retention
 from tasks.housekeeping.storage import DestinationUnreachable, open_destination
 from tests.conftest import run_cli
 from tests.integration.housekeeping.conftest import write_log

@@ -87,7 +87,7 @@ def test_files_held_open_by_live_writers_are_kept_and_archived_once_they_are_gon
 
 def test_a_file_opened_after_planning_is_not_deleted(log_dir, tmp_path, monkeypatch):
     """A writer that opens the file while it is being archived: the check under the delete lock sees it."""
-    from tasks import retention as mod
+    from tasks.housekeeping import retention as mod
 
     path = write_log(log_dir, "vllm", "late.log", age_days=9)
     writers: list[subprocess.Popen[bytes]] = []

@@ -11,7 +11,8 @@ import pytest
 
 from configs.errors import RetentionError
 from configs.retention import RetentionConfig
-from tasks.housekeeping.retention import MANIFEST_SUFFIX, Manifest, ManifestEntry, build_archive, retention_run
+from tasks.housekeeping.archive import MANIFEST_SUFFIX, Manifest, ManifestEntry, build_archive
+from tasks.housekeeping.retention import retention_run
 from tasks.housekeeping.storage import DestinationUnreachable, S3Destination, is_transient
 from tests.conftest import run_cli
 
