@@ -6,23 +6,14 @@ import orjson
 
 from logging_lib import APILogger, InferenceLogger, SystemLogger, TrainingLogger, bind_context
 from logging_lib import line_layout as lay
+from testkit.clock import SimClock
 
-STAMPS = ["2026-11-26T08:15:22.123Z", "2026-11-26T23:59:59.999Z", "2027-01-01T00:00:00.000Z"]
-
-
-def _clock():
-    i = 0
-
-    def now() -> str:
-        nonlocal i
-        i += 1
-        return STAMPS[(i - 1) % len(STAMPS)]
-
-    return now
+# across a second, a day and a year boundary, every millisecond position used
+START_MS = 1830297599000  # 2027-12-31T23:59:59.000Z
 
 
 def _write_every_kind(log_dir) -> None:
-    clock = _clock()
+    clock = SimClock(START_MS, step_ms=499)
     training = TrainingLogger("layout", log_dir=log_dir, level="DEBUG", clock=clock)
     inference = InferenceLogger("layout", log_dir=log_dir, clock=clock)
     api = APILogger("layout", log_dir=log_dir, clock=clock)
@@ -45,7 +36,7 @@ def test_every_written_line_has_the_fixed_head_and_its_offsets_give_timestamp_an
     _write_every_kind(log_dir)
     raws = [raw for path in sorted(log_dir.rglob("*.log")) for raw in path.read_bytes().splitlines()]
     assert len(raws) == 9
-    levels = set()
+    levels, stamps = set(), set()
     for raw in raws:
         line = orjson.loads(raw)
         assert list(line)[:len(lay.HEAD_KEYS)] == list(lay.HEAD_KEYS)
@@ -58,7 +49,9 @@ def test_every_written_line_has_the_fixed_head_and_its_offsets_give_timestamp_an
         level = raw[lay.LEVEL_START:raw.index(b'"', lay.LEVEL_START)].decode()
         assert level == line["level"]
         levels.add(level)
+        stamps.add(line["timestamp"])
     assert levels == {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+    assert {"2027-12-31T23:59:59.000Z", "2027-12-31T23:59:59.998Z", "2028-01-01T00:00:00.497Z"} <= stamps
 
 
 def test_a_line_from_another_writer_is_not_trusted():
