@@ -56,6 +56,14 @@ class TrainingLogger(TypedLogger):
 
 # The client (benchmark_*) and the server (inference_*) write the same shapes; one method each,
 # bound to either event.
+def _named(method: Callable[..., None], event: ev.Event, doc: str) -> Callable[..., None]:
+    """`inference_response` -> `InferenceLogger.log_response`, `benchmark_response` -> `...log_benchmark_response`."""
+    method.__name__ = "log_" + event.name.removeprefix("inference_")
+    method.__qualname__ = f"InferenceLogger.{method.__name__}"
+    method.__doc__ = doc
+    return method
+
+
 def _request_method(event: ev.Event, doc: str) -> Callable[..., None]:
     @emits(event)
     def log_request(self: InferenceLogger, request_id: str, prompt: Any, model_name: str, **extra: Any) -> None:
@@ -64,8 +72,7 @@ def _request_method(event: ev.Event, doc: str) -> Callable[..., None]:
             extra = {"prompt": prompt, **extra}
         self._emit(event, (request_id, model_name, chars, digest), extra)
 
-    log_request.__doc__ = doc
-    return log_request
+    return _named(log_request, event, doc)
 
 
 def _response_method(event: ev.Event, doc: str) -> Callable[..., None]:
@@ -89,8 +96,7 @@ def _response_method(event: ev.Event, doc: str) -> Callable[..., None]:
         self._emit(event, (latency_ms, tokens_generated, _tokens_per_second(latency_ms, tokens_generated), ttft_ms,
                            prompt_tokens, request_id, model_name), extra)
 
-    log_response.__doc__ = doc
-    return log_response
+    return _named(log_response, event, doc)
 
 
 def _error_method(event: ev.Event, doc: str) -> Callable[..., None]:
@@ -100,8 +106,7 @@ def _error_method(event: ev.Event, doc: str) -> Callable[..., None]:
         message, kind, _ = _error_fields(error, with_traceback=False)
         self._emit(event, (request_id, model_name, message, kind), extra)
 
-    log_error.__doc__ = doc
-    return log_error
+    return _named(log_error, event, doc)
 
 
 class InferenceLogger(TypedLogger):

@@ -45,6 +45,7 @@ def test_every_typed_method_is_tied_to_a_declared_event():
         "APILogger.log_request", "APILogger.log_response",
         "SystemLogger.log_gpu_metrics", "SystemLogger.log_system_metrics", "SystemLogger.log_gpu_unavailable",
     }
+    assert all(getattr(cls, name).__name__ == name for cls, name, _ in TYPED)  # help() and tracebacks
     assert all(EVENT_SCHEMAS[event.name] == event_schema(ev.EVENTS[event.name]) for _, _, event in TYPED)
     # the rest are written by name through SystemLogger.log_event, every field a keyword
     by_name = set(ev.EVENTS) - {event.name for _, _, event in TYPED}
