@@ -37,20 +37,10 @@ def jq_program(agg: str) -> str:
             f'| map({{model: .[0].model_name, value: ({agg})}})')
 
 
-class SimClock:
-    """Timestamps for the generated lines: `now_ms` is set before each line."""
-
-    def __init__(self, start_ms: int) -> None:
-        self.now_ms = start_ms
-
-    def iso(self) -> str:
-        s, ms = divmod(self.now_ms, 1000)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ms:03d}Z"
-
-
 def generate(root: Path, lines: int) -> int:
     """Half requests, half responses; returns the simulated end time (ms)."""
     from logging_lib import InferenceLogger
+    from testkit.clock import SimClock
 
     rng = random.Random(1)
     start = int(time.time() * 1000) // 1000 * 1000

@@ -1,55 +1,45 @@
-"""The machinery every typed logger shares: building one event, rendering it, writing it.
+"""The typed logger every domain logger derives from: holds a logger's settings and its file,
+and runs the steps of steps.py for each line.
 
-An event is built in a fixed order (timestamp, level, message, logger, log_type, the
-event's fields, bound context, Prefect run ids), sanitised (sanitize.py), rendered with
-orjson and handed to the process-wide FileSink in one write. Typed methods call `_emit`
-directly (the hot path); `.logger` is a structlog BoundLogger built with `wrap_logger`, so
-free-form messages get the same shape without touching structlog's global configuration.
+Typed methods (loggers.py) call `_emit(EVENT, values, extra)` with an event declared in
+events.py: the hot path. `.logger` is a structlog BoundLogger built with `wrap_logger`, so
+free-form messages get the same shape without touching structlog's global configuration; both
+end in `_output`, the one place a line is written and echoed.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 import traceback
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-import orjson
 import structlog
 
-from logging_lib.context import _bound, prefect_run_ids
+from logging_lib.events import Event
 from logging_lib.paths import resolve_log_dir, safe_name
-from logging_lib.redaction import KEY_POLICIES, MASK, key_policy, redact_text, unique_key
-from logging_lib.sanitize import DEFAULT_MAX_STR_CHARS, Problems, clean, number
+from logging_lib.redaction import redact_text
+from logging_lib.sanitize import DEFAULT_MAX_STR_CHARS, Problems, clean
 from logging_lib.sink import DEFAULT_MAX_BYTES, acquire_sink, release_sink
+from logging_lib.steps import (RESERVED_KEYS, add_context, add_declared, add_fields, echo, event_name,
+                               iso_now, line_template, new_line, render)
+
+__all__ = ["LEVELS", "RESERVED_KEYS", "TypedLogger", "iso_now"]
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _METHOD_LEVEL = {
     "debug": "DEBUG", "info": "INFO", "msg": "INFO", "log": "INFO", "warning": "WARNING", "warn": "WARNING",
     "error": "ERROR", "exception": "ERROR", "critical": "CRITICAL", "fatal": "CRITICAL",
 }
-RESERVED_KEYS = frozenset({"timestamp", "level", "message", "logger", "log_type"})
-_ORJSON_OPTS = orjson.OPT_APPEND_NEWLINE
-_INT64 = 2**63
-_dumps = orjson.dumps  # every value reaching it went through clean()/number(), so it cannot fail
-_policy = KEY_POLICIES.get  # key -> (secret?, masked key or None, id?); key_policy() fills it
-
-_ts_second = -1
-_ts_prefix = ""
-_MS_SUFFIX = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
-def iso_now() -> str:
-    """ISO-8601 UTC with milliseconds and `Z`; the strftime part is cached per second."""
-    global _ts_second, _ts_prefix
-    now = time.time()
-    second = int(now)
-    if second != _ts_second:
-        _ts_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _ts_second = second
-    return _ts_prefix + _MS_SUFFIX[int((now - second) * 1000)]
+class _Named(NamedTuple):
+    """An event known only by its name (no declared fields)."""
+
+    name: str
+    level: str
+    plan: tuple[tuple[str, bool, bool], ...]
 
 
 def _level_value(level: str) -> int:
@@ -83,12 +73,13 @@ class TypedLogger:
         self._min_level = _level_value(level)
         self._max_str = max_str_chars
         self._console = console
+        self._head = line_template(self.name, self.log_type)
         self._sink = acquire_sink(self.log_dir / self.log_type, safe_name(self.name), max_bytes)
         # A logger dropped without close() still gives its file back when collected.
         self._release = weakref.finalize(self, release_sink, self._sink)
         self.logger = structlog.wrap_logger(
             _SinkWriter(self),
-            processors=[self._render_free_form],
+            processors=[self._free_form],
             wrapper_class=structlog.make_filtering_bound_logger(self._min_level),
             context_class=dict,
             cache_logger_on_first_use=True,
@@ -109,99 +100,66 @@ class TypedLogger:
         self.close()
 
     # -- the hot path ---------------------------------------------------------------
-    def _emit(self, level: str, message: str, numbers: dict[str, Any], extra: dict[str, Any] | None) -> None:
-        # The hot path: plain finite numbers and short clean strings skip the general sanitiser.
+    def _emit(self, event: Event | _Named, values: tuple[Any, ...], extra: dict[str, Any] | None,
+              level: str | None = None) -> None:
+        """One declared event: `values` in the order of `event.written` (checked by `@emits`)."""
+        level = level or event.level
         if LEVELS[level] < self._min_level:
             return
         problems = Problems()
-        event: dict[str, Any] = {
-            "timestamp": self._clock(), "level": level, "message": (_policy(message) or key_policy(message))[1] or message, "logger": self.name,
-            "log_type": self.log_type,
-        }
-        for key, value in numbers.items():
-            kind = type(value)
-            if kind is float:
-                event[key] = value if value - value == 0.0 else number(value, key, problems)
-            elif kind is int:
-                event[key] = value if -_INT64 <= value < _INT64 else number(value, key, problems)
-            elif value is not None:
-                event[key] = number(value, key, problems)
+        line = new_line(self._head, self._clock(), level, event.name)
+        if event.plan:
+            add_declared(line, event.plan, values, problems, self._max_str)
         if extra:
-            self._add_fields(event, extra, problems)
-        self._add_context(event, problems)
-        self._sink.write(_dumps(event, option=_ORJSON_OPTS))
-        if self._console:
-            _echo(event)
-
-    def _add_fields(self, event: dict[str, Any], fields: dict[str, Any], problems: Problems) -> None:
-        max_str = self._max_str
-        for key, value in fields.items():
-            if type(key) is not str:
-                key = str(key)
-            if key in RESERVED_KEYS:
-                key = f"extra_{key}"
-            secret, renamed, is_id = _policy(key) or key_policy(key)
-            if renamed is not None:  # the key itself carries a secret
-                key = unique_key(renamed, event, len(event))
-            if secret:
-                event[key] = MASK
-            elif type(value) is float and value - value == 0.0:
-                event[key] = value
-            else:
-                event[key] = clean(value, key, problems, max_str, 0, is_id)
-
-    def _add_context(self, event: dict[str, Any], problems: Problems) -> None:
-        context = _bound.get()
-        if context:
-            for key, value in context.items():
-                if key not in event:
-                    secret, renamed, is_id = _policy(key) or key_policy(key)
-                    event[key if renamed is None else unique_key(renamed, event, len(event))] = (
-                        MASK if secret else clean(value, key, problems, self._max_str, 0, is_id))
-        if "prefect" in sys.modules:
-            for key, value in prefect_run_ids().items():
-                event.setdefault(key, value)
+            add_fields(line, extra, problems, self._max_str)
+        add_context(line, problems, self._max_str)
         if problems.nonfinite or problems.invalid:
-            problems.apply(event)
+            problems.apply(line)
+        self._output(line)
 
-    @staticmethod
-    def _render(event: dict[str, Any]) -> bytes:
-        return _dumps(event, option=_ORJSON_OPTS)
+    def _output(self, line: dict[str, Any]) -> None:
+        """The one place a line leaves: its file, and the console when `console=True`."""
+        self._sink.write(render(line))
+        if self._console:
+            echo(line)
+
+    def _write_named(self, level: str, name: str, fields: dict[str, Any]) -> None:
+        """An event known only by name (`SystemLogger.log_event`): the name is masked if need be."""
+        self._emit(_Named(event_name(name), level, ()), (), fields)
 
     # -- free-form messages through structlog ----------------------------------------
-    def _render_free_form(self, _logger: Any, method_name: str, event_dict: dict[str, Any]) -> bytes:
+    def _free_form(self, _logger: Any, method_name: str, event_dict: dict[str, Any]) -> tuple[tuple[Any], dict]:
+        """structlog's last processor: build the line with the same steps; `_SinkWriter` outputs it."""
         level = _METHOD_LEVEL.get(method_name, "INFO")
         message = event_dict.pop("event", "")
         exc_info = event_dict.pop("exc_info", method_name == "exception")
         problems = Problems()
-        event: dict[str, Any] = {
-            "timestamp": self._clock(), "level": level,
-            "message": message if type(message) is str else clean(message, "message", problems, self._max_str),
-            "logger": self.name, "log_type": self.log_type,
-        }
-        if isinstance(event["message"], str):
-            event["message"] = redact_text(event["message"])
-        self._add_fields(event, event_dict, problems)
+        if type(message) is not str:
+            message = clean(message, "message", problems, self._max_str)
+        if isinstance(message, str):
+            message = redact_text(message)
+        line = new_line(self._head, self._clock(), level, message)
+        add_fields(line, event_dict, problems, self._max_str)
         if exc_info:
             text = _format_exc_info(exc_info)
             if text:
-                event["exception"] = redact_text(text)
-        self._add_context(event, problems)
-        if self._console:
-            _echo(event)
-        return self._render(event)
+                line["exception"] = redact_text(text)
+        add_context(line, problems, self._max_str)
+        if problems.nonfinite or problems.invalid:
+            problems.apply(line)
+        return (line,), {}
 
 
 class _SinkWriter:
-    """What structlog's BoundLogger writes to: every level method writes the rendered bytes."""
+    """What structlog's BoundLogger writes to: every level method outputs the finished line."""
 
     __slots__ = ("_owner",)
 
     def __init__(self, owner: TypedLogger) -> None:
         self._owner = owner
 
-    def _write(self, line: bytes) -> None:
-        self._owner._sink.write(line)
+    def _write(self, line: dict[str, Any]) -> None:
+        self._owner._output(line)
 
     msg = log = debug = info = warning = warn = error = exception = critical = fatal = _write
 
@@ -216,17 +174,3 @@ def _format_exc_info(exc_info: Any) -> str:
         if info[0] is not None:
             return "".join(traceback.format_exception(*info))
     return ""
-
-
-_COLORS = {"DEBUG": "\033[2m", "INFO": "\033[36m", "WARNING": "\033[33m", "ERROR": "\033[31m", "CRITICAL": "\033[1;31m"}
-
-
-def _echo(event: dict[str, Any]) -> None:
-    """Human-readable console line for interactive runs (stderr, colour on a terminal)."""
-    skip = RESERVED_KEYS | {"flow_run_id", "task_run_id"}
-    fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in skip)
-    level = event["level"]
-    tty = sys.stderr.isatty()
-    color, reset = (_COLORS.get(level, ""), "\033[0m") if tty else ("", "")
-    print(f"{event['timestamp'][11:23]} {color}{level:<7}{reset} [{event['logger']}] {event['message']} {fields}",
-          file=sys.stderr)

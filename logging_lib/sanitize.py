@@ -11,7 +11,7 @@ The rules (documented in README, "What a log line holds"):
   `Type: message`, numpy/torch scalars as their Python number.
 - Nesting deeper than `MAX_DEPTH` becomes the string "<max depth>"; containers keep at most
   `MAX_ITEMS` items (the rest are summarised as one "<N more items>" entry).
-- Secrets are masked (see redaction.py).
+- Secrets are masked (see the redaction package).
 """
 
 from __future__ import annotations
