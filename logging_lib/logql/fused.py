@@ -56,6 +56,8 @@ def _extractor(steps: list[tuple[str, str, Any]], unwrap: str, by: tuple[str, ..
                base: frozenset[str]) -> Extractor:
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     single = by[0] if len(by) == 1 and by[0] not in _FILE_LABELS else None
+    eqs = [(name, arg) for kind, name, arg in steps if kind == "eq"]
+    nums = [(name, arg) for kind, name, arg in steps if kind == "num"]
 
     def extract(raw: bytes, file_labels: dict[str, str]) -> tuple[tuple, float] | None:
         try:
@@ -68,7 +70,15 @@ def _extractor(steps: list[tuple[str, str, Any]], unwrap: str, by: tuple[str, ..
             flat: dict[str, Any] = {}
             flatten(obj, "", base, flat)
             obj = flat
-        error = _filter(obj, steps, base)
+        for name, want in eqs:  # string equalities filter whatever else happens, so they go first
+            v = obj.get(name)
+            if type(v) is not str:
+                if v is None or type(v) is dict or type(v) is list:
+                    v = nested_get(obj, name, base)
+                v = "" if v is None else as_text(v)
+            if v != want:
+                return None
+        error = _numeric(obj, nums, base) if nums else ""
         if error is None:
             return None
         value = obj.get(unwrap)
@@ -94,19 +104,15 @@ def _extractor(steps: list[tuple[str, str, Any]], unwrap: str, by: tuple[str, ..
     return extract
 
 
-def _filter(obj: dict, steps: list[tuple[str, str, Any]], base: frozenset[str]) -> str | None:
-    """None: the line is dropped; else "" (kept) or the Loki error it carries (kept, marked)."""
+def _numeric(obj: dict, nums: list[tuple[str, Any]], base: frozenset[str]) -> str | None:
+    """The numeric filters, in order: None drops the line; else "" (kept) or the Loki error it carries."""
     error = ""
-    for kind, name, arg in steps:
+    for name, (cmp, value) in nums:
+        if error:
+            break  # Loki: after an error only string matchers filter
         v = obj.get(name)
         if v is None or type(v) is dict or type(v) is list:
             v = nested_get(obj, name, base)
-        if kind == "eq":
-            if (v if type(v) is str else "" if v is None else as_text(v)) != arg:
-                return None
-            continue
-        if error:
-            continue  # Loki: after an error only string matchers filter
         if v is None or v == "":
             return None
         if type(v) is not int and type(v) is not float:
@@ -115,7 +121,7 @@ def _filter(obj: dict, steps: list[tuple[str, str, Any]], base: frozenset[str]) 
             except ValueError:
                 error = "LabelFilterErr"
                 continue
-        if not arg[0](v, arg[1]):
+        if not cmp(v, value):
             return None
     return error
 

@@ -44,6 +44,10 @@ class Pipeline:
         st = LineState(b"", {}, 0)
         stages, level_matchers, needs_level = self.stages, self.level_matchers, self.needs_level
         for f, ts, raw in scan(files, self.selector, self.needles, after_ms, until_ms):
+            if raw[-1:] == b"\n":
+                raw = raw[:-1]
+            if not raw:
+                continue
             labels = dict(f.labels)
             if needs_level:
                 level = line_level(raw, f.labels["job"] == "vllm")

@@ -96,12 +96,15 @@ def _accumulate(samples: Iterator[Sample], w: Window, e: A.RangeAgg,
     acc: dict[tuple, Any] = {}
     start, step, n, r = w.start_ms, w.step_ms, w.n, e.range_ms
     max_slots = MAX_INNER_SERIES * n
+    if n == 1:  # an instant query (alerts, `mlops logs query`): one point, no window arithmetic
+        for ts, key, v in samples:
+            if len(acc) > max_slots:
+                max_slots = _check_inner(acc, e, max_slots)
+            update(acc, (key, 0), v, ts)
+        samples = iter(())
     for ts, key, v in samples:
         if len(acc) > max_slots:
             max_slots = _check_inner(acc, e, max_slots)
-        if n == 1:
-            update(acc, (key, 0), v, ts)
-            continue
         lo = max(0, -((start - ts) // step))  # ceil((ts - start) / step)
         hi = min(n - 1, -((start - ts - r) // step) - 1)  # last k with t_k < ts + r
         for k in range(lo, hi + 1):
