@@ -3,9 +3,9 @@
 Why a second way to run a pipeline: it is the shape of every dashboard panel and alert, and the
 staged stages (a label dict per line, one closure per stage) cost about a third more time per
 line, which takes `mlops logs query` below its 5x target over `jq -s` (bench/logs_query.py; the
-figures are in docs/_architecture_logql.md). It reads the same lines as the stages, through
-scan.py, and must give the same answers: tests/unit/logging_lib/logql/test_engine.py runs both
-over one corpus with malformed lines and compares them.
+figures are in docs/architecture.md, "The LogQL engine"). It reads the same lines as the stages,
+through scan.py, and must give the same answers: tests/unit/logging_lib/logql/test_scan.py runs
+both over one corpus with malformed lines and compares them.
 
 Same results as the staged pipeline: a line that is not JSON is dropped by the first
 `name="non-empty"` filter (required), numeric filters keep Loki's error rules, and the query
@@ -22,9 +22,11 @@ import orjson
 from logging_lib.logql import ast as A
 from logging_lib.logql.errors import LogQLError
 from logging_lib.logql.labels import as_text, flatten, nested_get
+from logging_lib.logql.source import LogFile
 
-# (raw line, file labels) -> (group key, value), or None to drop the line
-Extractor = Callable[[bytes, dict[str, str]], "tuple[tuple, float] | None"]
+# scan's (file, ts, raw line) -> (ts, group key, value), or None to drop the line; taking scan's
+# tuple whole lets `filter(None, map(extract, scan(...)))` feed the accumulators without a Python loop
+Extractor = Callable[[tuple[LogFile, int, bytes]], "tuple[int, tuple, float] | None"]
 _FILE_LABELS = ("job", "service", "host", "filename")
 _CMPS: dict[str, Callable[[float, float], bool]] = {
     "==": lambda x, y: x == y, "!=": lambda x, y: x != y, ">": lambda x, y: x > y,
@@ -59,7 +61,8 @@ def _extractor(steps: list[tuple[str, str, Any]], unwrap: str, by: tuple[str, ..
     eqs = [(name, arg) for kind, name, arg in steps if kind == "eq"]
     nums = [(name, arg) for kind, name, arg in steps if kind == "num"]
 
-    def extract(raw: bytes, file_labels: dict[str, str]) -> tuple[tuple, float] | None:
+    def extract(line: tuple[LogFile, int, bytes]) -> tuple[int, tuple, float] | None:
+        f, ts, raw = line
         try:
             obj = loads(raw)
         except decode_error:
@@ -98,8 +101,8 @@ def _extractor(steps: list[tuple[str, str, Any]], unwrap: str, by: tuple[str, ..
             x = obj.get(single)
             if x is None or type(x) is dict or type(x) is list:
                 x = nested_get(obj, single, base)
-            return ("" if x is None else x if type(x) is str else as_text(x),), float(value)
-        return _group_key(obj, by, file_labels, base), float(value)
+            return ts, ("" if x is None else x if type(x) is str else as_text(x),), float(value)
+        return ts, _group_key(obj, by, f.labels, base), float(value)
 
     return extract
 

@@ -39,8 +39,9 @@ def range_agg(e: A.RangeAgg, grouping: A.Grouping | None, files: list[LogFile], 
                          by=by if fused else None)
     kind = "sum" if e.fn == "rate" and p.unwrap else _KIND[e.fn]
     after, until = w.start_ms - e.range_ms, w.end_ms
+    samples: Iterator[Sample]
     if p.fast is not None:
-        samples = _fused_samples(p, files, after, until)
+        samples = filter(None, map(p.fast, scan(files, p.selector, p.needles, after, until)))  # type: ignore[arg-type]
     else:
         samples = _staged_samples(p, files, after, until, _key_fn(by, p, without),
                                   e.fn in ("bytes_over_time", "bytes_rate"))
@@ -78,16 +79,6 @@ def _staged_samples(p: Pipeline, files: list[LogFile], after_ms: int, until_ms: 
         else:
             v = float(len(st.line)) if byte_count else 1.0
         yield st.ts, key_of(labels), v
-
-
-def _fused_samples(p: Pipeline, files: list[LogFile], after_ms: int, until_ms: int) -> Iterator[Sample]:
-    fast = p.fast
-    if fast is None:
-        return
-    for f, ts, raw in scan(files, p.selector, p.needles, after_ms, until_ms):
-        sample = fast(raw, f.labels)
-        if sample is not None:
-            yield ts, sample[0], sample[1]
 
 
 def _accumulate(samples: Iterator[Sample], w: Window, e: A.RangeAgg,
