@@ -76,6 +76,8 @@ def parse_ts(text: bytes) -> int | None:
     """'2026-11-26T08:15:22.633Z' (our loggers' format, or RFC 3339 with Z) -> epoch ms."""
     if len(text) < 20 or text[4:5] != b"-" or text[10:11] not in (b"T", b" ") or text[-1:] not in (b"Z", b"z"):
         return None
+    if not (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]).isdigit():
+        return None  # int() would take " 5", "+5" or "1_2"; a writer's stamp has digits only
     minute = text[:16]
     base = _minute_cache.get(minute)
     try:
@@ -88,6 +90,8 @@ def parse_ts(text: bytes) -> int | None:
         ms = int(text[17:19]) * 1000
         if len(text) > 21 and text[19:20] == b".":
             frac = text[20:-1]
+            if not frac.isdigit():
+                return None
             ms += int((frac + b"000")[:3])
         return base + ms
     except ValueError:

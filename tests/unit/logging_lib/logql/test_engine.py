@@ -270,9 +270,9 @@ def test_the_fused_path_gives_the_same_answers_as_the_staged_pipeline(tmp_path: 
 
 def test_memory_stays_bounded_when_a_query_would_make_a_series_per_line(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import logging_lib.logql.engine as engine
+    import logging_lib.logql.range_agg as range_agg
 
-    monkeypatch.setattr(engine, "MAX_INNER_SERIES", 50)
+    monkeypatch.setattr(range_agg, "MAX_INNER_SERIES", 50)
     write(tmp_path, "inference", [resp(T0 + i, 1.0, rid=f"r{i}") for i in range(200)])
     with pytest.raises(LogQLError, match="more than 50 series"):
         evaluate('avg(avg_over_time({job="inference"} | json | unwrap latency_ms [5m]))', tmp_path, end_ms=END)
