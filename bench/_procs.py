@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def start_stub(ttft_ms: float = 0.0, itl_ms: float = 0.0, output_tokens: int = 16) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tasks.benchmark.stub_server", "--port", "0", "--ttft-ms",
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0", "--ttft-ms",
                              str(ttft_ms), "--itl-ms", str(itl_ms), "--output-tokens", str(output_tokens)],
                             cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     line = proc.stdout.readline() if proc.stdout else ""

@@ -11,7 +11,7 @@ A request body may carry `"stub": {...}` to override behaviour for that request:
 and the trailing usage message). `GET /stats` reports counters, including
 streams cut short by the client (`streams_cancelled`).
 
-    python -m tasks.benchmark.stub_server --port 9000 --ttft-ms 20 --itl-ms 5
+    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5
 """
 
 from __future__ import annotations
