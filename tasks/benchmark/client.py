@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import orjson
 
+from tasks.http.sse import SSESplitter, event_data, is_done
+
 
 @dataclass
 class RequestInput:
@@ -78,42 +80,34 @@ async def stream_request(client: httpx.AsyncClient, url: str, payload: dict[str,
                 body = await resp.aread()
                 out.error = _error_text(resp.status_code, body)
                 return out
-            buf = b""
+            splitter = SSESplitter()
             async for piece in resp.aiter_raw():
                 ts = now()
-                buf += piece
-                if b"\n\n" not in buf and b"\r\n\r\n" not in buf:
-                    continue
-                buf = buf.replace(b"\r\n", b"\n")
-                *events, buf = buf.split(b"\n\n")
-                for event in events:
-                    for line in event.split(b"\n"):
-                        if not line.startswith(b"data:"):
-                            continue  # comments (":"), event names, blank lines
-                        data = line[5:].strip()
-                        if data == b"[DONE]":
-                            continue
-                        msg = orjson.loads(data)
-                        if "error" in msg and not msg.get("choices"):
-                            err = msg["error"]
-                            out.error = str(err.get("message", err) if isinstance(err, dict) else err)
-                            return out
-                        choices = msg.get("choices")
-                        if choices:
-                            if out.chunks == 0:
-                                out.ttft = ts - start
-                            else:
-                                out.itl.append(ts - last)
-                            out.chunks += 1
-                            last = ts  # only token messages move the end of the request
-                            c0 = choices[0]
-                            piece_text = (c0.get("delta") or {}).get("content") if chat else c0.get("text")
-                            if piece_text:
-                                text_parts.append(piece_text)
-                        usage = msg.get("usage")
-                        if usage:
-                            out.prompt_tokens = usage.get("prompt_tokens")
-                            out.output_tokens = usage.get("completion_tokens")
+                for event in splitter.feed(piece):
+                    data = event_data(event)
+                    if data is None or is_done(data):
+                        continue  # comments (":"), event names, blank lines, [DONE]
+                    msg = orjson.loads(data)
+                    if "error" in msg and not msg.get("choices"):
+                        err = msg["error"]
+                        out.error = str(err.get("message", err) if isinstance(err, dict) else err)
+                        return out
+                    choices = msg.get("choices")
+                    if choices:
+                        if out.chunks == 0:
+                            out.ttft = ts - start
+                        else:
+                            out.itl.append(ts - last)
+                        out.chunks += 1
+                        last = ts  # only token messages move the end of the request
+                        c0 = choices[0]
+                        piece_text = (c0.get("delta") or {}).get("content") if chat else c0.get("text")
+                        if piece_text:
+                            text_parts.append(piece_text)
+                    usage = msg.get("usage")
+                    if usage:
+                        out.prompt_tokens = usage.get("prompt_tokens")
+                        out.output_tokens = usage.get("completion_tokens")
     except httpx.HTTPError as exc:
         out.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return out
