@@ -31,9 +31,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gateway(backend_url: str, log_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_gateway(backend_url: str, log_dir: Path, upstream: str | None = None) -> tuple[subprocess.Popen, str]:
+    """`mlops gateway`, or (`upstream`: own/aiohttp) the same app on a chosen upstream client."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "gateway", "--backend-url", backend_url, "--port",
+    cmd = ["-m", "flows.cli", "gateway"] if upstream is None else ["-m", "bench._gateway_proc", "--upstream", upstream]
+    proc = subprocess.Popen([sys.executable, *cmd, "--backend-url", backend_url, "--port",
                              str(port), "--log-dir", str(log_dir)], cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

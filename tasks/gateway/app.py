@@ -21,7 +21,7 @@ observing ASGI layer, not through Starlette's routing and middleware stack; the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,16 +36,16 @@ from tasks.gateway.metrics import GatewayMetrics
 from tasks.gateway.middleware import ObserveMiddleware
 from tasks.gateway.outcome import upstream_failure
 from tasks.gateway.state import Gateway
-from tasks.http.upstream import UpstreamError
+from tasks.http.upstream import UpstreamError, UpstreamPool
 
 
 def create_app(cfg: GatewayConfig, *, log_dir: str | None = None, api_keys: tuple[str, ...] = (),
-               metrics: GatewayMetrics | None = None) -> Any:
+               metrics: GatewayMetrics | None = None, upstream: Callable[..., Any] = UpstreamPool) -> Any:
     """The ASGI app (FastAPI wrapped in the observing middleware). Keys come from the caller
     (the CLI reads them from the environment through GatewaySettings)."""
     api = APILogger(cfg.name, log_dir)
     inference = InferenceLogger(cfg.name, log_dir, log_prompts=cfg.log_prompts)
-    gw = Gateway(cfg, api, inference, metrics or GatewayMetrics(), api_keys)
+    gw = Gateway(cfg, api, inference, metrics or GatewayMetrics(), api_keys, upstream)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -133,7 +133,8 @@ def _refusal(ex: _Exchange, denied: bool, limit: int) -> tuple[int, bytes, list[
                                "invalid_request_error", "invalid_api_key"), []
     allowed = METHODS.get(ex.scope["path"])
     if allowed is None:
-        return 404, error_body(404, f"no route {bounded(ex.path, 100)}; the gateway serves {', '.join(sorted(METHODS))}",
+        routes = ", ".join(sorted(METHODS))
+        return 404, error_body(404, f"no route {bounded(ex.path, 100)}; the gateway serves {routes}",
                                "invalid_request_error", "not_found"), []
     if ex.method != allowed:
         return 405, error_body(405, f"{bounded(ex.method, 20)} is not allowed on {ex.route}; use {allowed}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from configs.serving import GatewayConfig
 from logging_lib import APILogger, InferenceLogger
@@ -16,14 +18,16 @@ class Gateway:
     """State shared by the routes: config, upstream pool, loggers, metrics."""
 
     def __init__(self, cfg: GatewayConfig, api: APILogger, inference: InferenceLogger, metrics: GatewayMetrics,
-                 api_keys: tuple[str, ...] = ()) -> None:
+                 api_keys: tuple[str, ...] = (), upstream: Callable[..., Any] = UpstreamPool) -> None:
         self.cfg, self.api, self.inference, self.metrics = cfg, api, inference, metrics
         self.api_keys = tuple(k.encode() for k in api_keys)
+        self._make_pool = upstream  # UpstreamPool's signature; bench/gateway_overhead.py measures another
         self.pool: UpstreamPool | None = None
 
     def open(self) -> None:
-        self.pool = UpstreamPool(self.cfg.backend_url, connect_timeout_s=self.cfg.connect_timeout_s,
-                                 read_timeout_s=self.cfg.upstream_timeout_s, max_connections=self.cfg.max_connections)
+        self.pool = self._make_pool(self.cfg.backend_url, connect_timeout_s=self.cfg.connect_timeout_s,
+                                   read_timeout_s=self.cfg.upstream_timeout_s,
+                                   max_connections=self.cfg.max_connections)
 
     def upstream(self) -> UpstreamPool:
         if self.pool is None:
