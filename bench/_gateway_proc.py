@@ -19,9 +19,9 @@ def main() -> None:
     a = ap.parse_args()
     import uvicorn
 
+    from bench._aiohttp_upstream import AiohttpUpstreamPool
     from tasks.gateway.app import create_app
     from tasks.gateway.server import http_protocol
-    from tasks.http.aiohttp_upstream import AiohttpUpstreamPool
     from tasks.http.upstream import UpstreamPool
 
     cfg = GatewayConfig(backend_url=a.backend_url, port=a.port)

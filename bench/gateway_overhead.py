@@ -18,7 +18,7 @@ hits both alike; the median over rounds is reported.
   backend and the gateway then compete for CPU, so the loss shows CPU contention).
 
 The gateway runs on each upstream client of `--upstreams` (`own`: the hand-written
-tasks/http/upstream.py; `aiohttp`: tasks/http/aiohttp_upstream.py), one gateway process
+tasks/http/upstream.py; `aiohttp`: bench/_aiohttp_upstream.py), one gateway process
 each, in the same alternating rounds; every RESULT line is per upstream, and a last line
 gives their ratio.
 

@@ -1,7 +1,9 @@
-"""The gateway's upstream on aiohttp's client, with the interface and errors of upstream.py.
-
-Measured against the hand-written client in bench/gateway_overhead.py (`--upstreams`); the
-gateway runs on whichever `create_app(..., upstream=...)` is given.
+"""The gateway's upstream on aiohttp's client, with the interface and errors of
+tasks/http/upstream.py: the candidate bench/gateway_overhead.py (`--upstreams`) measures
+against the hand-written client (`create_app(..., upstream=...)` takes either). It lost
+(numbers in tasks/http/upstream.py), so it lives here, not in the product. Unlike the
+hand-written client it does not retry a POST on a keep-alive connection the server closed
+(aiohttp retries idempotent methods only).
 """
 
 from __future__ import annotations
