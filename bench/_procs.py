@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def start_stub(ttft_ms: float = 0.0, itl_ms: float = 0.0, output_tokens: int = 16) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tasks.benchmark.stub_server", "--port", "0", "--ttft-ms",
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0", "--ttft-ms",
                              str(ttft_ms), "--itl-ms", str(itl_ms), "--output-tokens", str(output_tokens)],
                             cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     line = proc.stdout.readline() if proc.stdout else ""
@@ -31,9 +31,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gateway(backend_url: str, log_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_gateway(backend_url: str, log_dir: Path, upstream: str | None = None) -> tuple[subprocess.Popen, str]:
+    """`mlops gateway`, or (`upstream`: own/aiohttp) the same app on a chosen upstream client."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "gateway", "--backend-url", backend_url, "--port",
+    cmd = ["-m", "flows.cli", "gateway"] if upstream is None else ["-m", "bench._gateway_proc", "--upstream", upstream]
+    proc = subprocess.Popen([sys.executable, *cmd, "--backend-url", backend_url, "--port",
                              str(port), "--log-dir", str(log_dir)], cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -17,7 +17,12 @@ hits both alike; the median over rounds is reported.
   (~150 req/s, CPU to spare) and 32 (~300 req/s: on a 2-core machine the client, the
   backend and the gateway then compete for CPU, so the loss shows CPU contention).
 
-    python bench/gateway_overhead.py [--rounds 5]
+The gateway runs on each upstream client of `--upstreams` (`own`: the hand-written
+tasks/http/upstream.py; `aiohttp`: bench/_aiohttp_upstream.py), one gateway process
+each, in the same alternating rounds; every RESULT line is per upstream, and a last line
+gives their ratio.
+
+    python bench/gateway_overhead.py [--rounds 5] [--upstreams own aiohttp]
 """
 
 from __future__ import annotations
@@ -82,62 +87,83 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rate", type=float, default=40.0, help="req/s for the latency test")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 32], help="requests in flight (throughput)")
+    ap.add_argument("--upstreams", nargs="+", choices=("own", "aiohttp"), default=["own", "aiohttp"])
     a = ap.parse_args()
     stub, backend = start_stub(TTFT_MS, ITL_MS, TOKENS)
+    names = ["direct", *(f"gateway/{u}" for u in a.upstreams)]
     with tempfile.TemporaryDirectory() as logs:
-        gateway, gw_url = start_gateway(backend, Path(logs))
-        lat: dict[str, list[dict]] = {"direct": [], "gateway": []}
-        whole: dict[tuple[str, bool], list[float]] = {(k, st): [] for k in ("direct", "gateway") for st in (0, 1)}
-        unary: dict[str, list[float]] = {"direct": [], "gateway": []}
-        thr: dict[tuple[str, int], list[dict]] = {(k, c): [] for k in ("direct", "gateway") for c in a.concurrency}
+        gateways = [start_gateway(backend, Path(logs) / u, u) for u in a.upstreams]
+        urls = dict(zip(names, [backend, *(url for _, url in gateways)]))
         try:
-            for _ in range(a.rounds):
-                for name, url in (("direct", backend), ("gateway", gw_url)):
-                    lat[name].append(run(url, int(a.rate * 4), request_rate=a.rate))
-                    unary[name].append(run_whole(url, 100, False, 0.0, 1))
-                    for st in (False, True):
-                        whole[(name, st)].append(run_whole(url, 40, st, 95.0, 4))
-                for c in a.concurrency:
-                    for name, url in (("gateway", gw_url), ("direct", backend)):
-                        thr[(name, c)].append(run(url, c * 12, max_concurrency=c))
+            results = measure(urls, a.rounds, a.rate, a.concurrency)
         finally:
-            stop(gateway)
+            for proc, _ in gateways:
+                stop(proc)
             stop(stub)
         lines = sum(1 for f in Path(logs).rglob("*.log") for _ in open(f))
+    print(f"backend: stub, TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {TOKENS} tokens; {a.rounds} alternating rounds; "
+          f"gateways wrote {lines} log lines")
+    report(results, names, a.concurrency)
 
+
+def measure(urls: dict[str, str], rounds: int, rate: float, concurrency: list[int]) -> dict:
+    """Rounds that alternate the targets, so drifting machine load hits each alike."""
+    res: dict = {"lat": {k: [] for k in urls}, "unary": {k: [] for k in urls},
+                 "whole": {(k, st): [] for k in urls for st in (False, True)},
+                 "thr": {(k, c): [] for k in urls for c in concurrency}}
+    for _ in range(rounds):
+        for name, url in urls.items():
+            res["lat"][name].append(run(url, int(rate * 4), request_rate=rate))
+            res["unary"][name].append(run_whole(url, 100, False, 0.0, 1))
+            for st in (False, True):
+                res["whole"][(name, st)].append(run_whole(url, 40, st, 95.0, 4))
+        for c in concurrency:
+            for name, url in reversed(list(urls.items())):
+                res["thr"][(name, c)].append(run(url, c * 12, max_concurrency=c))
+    return res
+
+
+def report(res: dict, names: list[str], concurrency: list[int]) -> None:
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    print(f"backend: stub, TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {TOKENS} tokens; {a.rounds} alternating rounds; "
-          f"gateway wrote {lines} log lines")
-    print(f"{'':>10} {'p50 TTFT ms':>12} {'p50 E2EL ms':>12} {'p99 E2EL ms':>12} | "
-          + " ".join(f"{f'req/s @{c} in flight':>18}" for c in a.concurrency))
-    for name in ("direct", "gateway"):
-        print(f"{name:>10} {med(lat[name], 'median_ttft_ms'):>12.2f} {med(lat[name], 'median_e2el_ms'):>12.2f} "
-              f"{med(lat[name], 'p99_e2el_ms'):>12.2f} | "
-              + " ".join(f"{med(thr[(name, c)], 'request_throughput'):>18.1f}" for c in a.concurrency))
-    added_ttft = med(lat["gateway"], "median_ttft_ms") - med(lat["direct"], "median_ttft_ms")
-    added_e2el = med(lat["gateway"], "median_e2el_ms") - med(lat["direct"], "median_e2el_ms")
-    losses = {c: 1 - med(thr[("gateway", c)], "request_throughput") / med(thr[("direct", c)], "request_throughput")
-              for c in a.concurrency}
-    def added(st: bool) -> float:
-        return statistics.median(whole[("gateway", st)]) - statistics.median(whole[("direct", st)])
-
-    print(f"one answer after a 95 ms wait, p50 ms: non-streaming direct {statistics.median(whole[('direct', False)]):.2f}"
-          f" gateway {statistics.median(whole[('gateway', False)]):.2f} | streaming (control) direct "
-          f"{statistics.median(whole[('direct', True)]):.2f} gateway {statistics.median(whole[('gateway', True)]):.2f}")
-    lat_ok = added_e2el <= 1.0 and added_ttft <= 1.0
-    print(f"RESULT added p50 TTFT {added_ttft:+.2f} ms, added p50 E2EL {added_e2el:+.2f} ms (target <= 1 ms): "
-          f"{'PASS' if lat_ok else 'FAIL'}")
-    added_unary = statistics.median(unary["gateway"]) - statistics.median(unary["direct"])
-    print(f"RESULT non-streaming, no backend wait, one at a time: added p50 {added_unary:+.2f} ms "
-          f"(direct {statistics.median(unary['direct']):.2f} ms; target <= 1 ms): {'PASS' if added_unary <= 1 else 'FAIL'}")
-    # After a long idle wait, waking the gateway's process costs the same in both modes (on these
-    # VMs 1-2 ms); the difference is what the non-streaming path's own work adds (information).
-    print(f"INFO after a 95 ms backend wait: non-streaming added {added(False):+.2f} ms, streaming control "
-          f"{added(True):+.2f} ms (difference {added(False) - added(True):+.2f} ms)")
-    for c, loss in losses.items():
-        print(f"RESULT throughput loss {loss:+.1%} at {c} in flight (target <= 5%): {'PASS' if loss <= 0.05 else 'FAIL'}")
+    lat, thr, whole = res["lat"], res["thr"], res["whole"]
+    unary = {k: statistics.median(v) for k, v in res["unary"].items()}
+    w = {k: statistics.median(v) for k, v in whole.items()}
+    print(f"{'':>16} {'p50 TTFT ms':>12} {'p50 E2EL ms':>12} {'p99 E2EL ms':>12} {'unary p50 ms':>13} | "
+          + " ".join(f"{f'req/s @{c} in flight':>18}" for c in concurrency))
+    for name in names:
+        print(f"{name:>16} {med(lat[name], 'median_ttft_ms'):>12.2f} {med(lat[name], 'median_e2el_ms'):>12.2f} "
+              f"{med(lat[name], 'p99_e2el_ms'):>12.2f} {unary[name]:>13.2f} | "
+              + " ".join(f"{med(thr[(name, c)], 'request_throughput'):>18.1f}" for c in concurrency))
+    print("one answer after a 95 ms wait, p50 ms (non-streaming / streaming control): "
+          + ", ".join(f"{k} {w[(k, False)]:.2f} / {w[(k, True)]:.2f}" for k in names))
+    added = {}
+    for name in names[1:]:
+        added_ttft = med(lat[name], "median_ttft_ms") - med(lat["direct"], "median_ttft_ms")
+        added_e2el = med(lat[name], "median_e2el_ms") - med(lat["direct"], "median_e2el_ms")
+        added[name] = max(added_ttft, added_e2el)
+        ok = added_e2el <= 1.0 and added_ttft <= 1.0
+        print(f"RESULT {name}: added p50 TTFT {added_ttft:+.2f} ms, added p50 E2EL {added_e2el:+.2f} ms "
+              f"(target <= 1 ms): {'PASS' if ok else 'FAIL'}")
+        added_unary = unary[name] - unary["direct"]
+        print(f"RESULT {name}: non-streaming, no backend wait, one at a time: added p50 {added_unary:+.2f} ms "
+              f"(direct {unary['direct']:.2f} ms; target <= 1 ms): {'PASS' if added_unary <= 1 else 'FAIL'}")
+        # After a long idle wait, waking the gateway's process costs the same in both modes (on these
+        # VMs 1-2 ms); the difference is what the non-streaming path's own work adds (information).
+        a_ns, a_st = w[(name, False)] - w[("direct", False)], w[(name, True)] - w[("direct", True)]
+        print(f"INFO {name}: after a 95 ms backend wait: non-streaming added {a_ns:+.2f} ms, streaming control "
+              f"{a_st:+.2f} ms (difference {a_ns - a_st:+.2f} ms)")
+        for c in concurrency:
+            loss = 1 - med(thr[(name, c)], "request_throughput") / med(thr[("direct", c)], "request_throughput")
+            print(f"RESULT {name}: throughput loss {loss:+.1%} at {c} in flight (target <= 5%): "
+                  f"{'PASS' if loss <= 0.05 else 'FAIL'}")
+    if len(names) == 3:
+        (n1, a1), (n2, a2) = added.items()
+        t = {n: [med(thr[(n, c)], "request_throughput") for c in concurrency] for n in names[1:]}
+        print(f"RATIO {n2} / {n1}: added p50 latency {a2:+.2f} / {a1:+.2f} ms, unary added "
+              f"{unary[n2] - unary['direct']:+.2f} / {unary[n1] - unary['direct']:+.2f} ms, throughput "
+              + ", ".join(f"@{c} {x2 / x1:.3f}x" for c, x1, x2 in zip(concurrency, t[n1], t[n2])))
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 
 from configs.errors import BenchmarkError
-from tasks.benchmark.client import RequestInput, RequestOutput, build_payload, stream_request
+from tasks.benchmark.client import RequestInput, RequestOutput, build_payload, make_client, stream_request
 
 
 def plan_send_times(n: int, request_rate: float, burstiness: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -64,19 +64,6 @@ OnResult = Callable[[RequestInput, RequestOutput], None]
 OnStart = Callable[[RequestInput], None]
 
 
-POOL_SHARD = 8  # connections per httpx client: httpx scans its whole pool on every request
-
-
-def make_clients(shape: LoadShape, concurrency_hint: int) -> list[httpx.AsyncClient]:
-    """Several small httpx clients used round-robin instead of one big pool, which keeps
-    the per-request pool bookkeeping flat as the number of requests in flight grows."""
-    shards = max(1, -(-max(concurrency_hint, 1) // POOL_SHARD))
-    per = -(-max(concurrency_hint, 1) // shards)
-    limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
-    timeout = httpx.Timeout(shape.request_timeout_s, connect=min(shape.request_timeout_s, 30.0))
-    return [httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) for _ in range(shards)]
-
-
 def _headers(shape: LoadShape, request_id: str) -> dict[str, str]:
     h = {"content-type": "application/json", "x-request-id": request_id}
     if shape.api_key:
@@ -86,15 +73,15 @@ def _headers(shape: LoadShape, request_id: str) -> dict[str, str]:
 
 async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start: OnStart | None = None,
                    on_result: OnResult | None = None,
-                   client: httpx.AsyncClient | None = None) -> tuple[list[RequestOutput], float]:
+                   client: aiohttp.ClientSession | None = None) -> tuple[list[RequestOutput], float]:
     """Run warm-up, then the timed run; returns (outputs in input order, wall duration s)."""
     n = len(inputs)
     offsets = plan_send_times(n, shape.request_rate, shape.burstiness, shape.seed)
     chat = shape.endpoint == "chat"
     own = client is None
-    clients = [client] if client is not None else make_clients(shape, shape.max_concurrency or n)
+    session = client or make_client(max(shape.max_concurrency or n, 1), shape.request_timeout_s)
     try:
-        await _warmup(clients[0], shape, inputs, chat)
+        await _warmup(session, shape, inputs, chat)
         sem = asyncio.Semaphore(shape.max_concurrency) if shape.max_concurrency else None
         outputs = [RequestOutput(request_id=r.request_id) for r in inputs]
         now = time.perf_counter
@@ -114,7 +101,7 @@ async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start
                     on_start(req)
                 out.planned_s = start - t0
                 out.send_lag = max(0.0, now() - start)
-                await stream_request(clients[i % len(clients)], shape.url, payload, headers, out, start, chat)
+                await stream_request(session, shape.url, payload, headers, out, start, chat)
             finally:
                 if sem is not None:
                     sem.release()
@@ -134,8 +121,7 @@ async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start
     finally:
         gc.unfreeze()
         if own:
-            for c in clients:
-                await c.aclose()
+            await session.close()
     return outputs, duration
 
 
@@ -154,7 +140,7 @@ async def _sleep_until(when: float) -> None:
         await asyncio.sleep(0)
 
 
-async def _warmup(client: httpx.AsyncClient, shape: LoadShape, inputs: Sequence[RequestInput], chat: bool) -> None:
+async def _warmup(client: aiohttp.ClientSession, shape: LoadShape, inputs: Sequence[RequestInput], chat: bool) -> None:
     """Warm connections and the server; all warm-ups failing means a wrong URL/model: fail fast."""
     if shape.warmup_requests <= 0 or not inputs:
         return

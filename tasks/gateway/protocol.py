@@ -26,7 +26,8 @@ class _HeadTooLarge(Exception):
 def head_limited_protocol(max_request_line_bytes: int, max_header_bytes: int,
                           on_refused: Callable[[str, bytes], None] | None = None) -> type:
     """A protocol class for `uvicorn.Config(http=...)`. `on_refused(reason, url_prefix)` is
-    told of each refused head (the gateway logs and counts it)."""
+    told of each refused head (the gateway logs and counts it). Long because it is one class
+    body: the subclass closes over the limits."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     head_limit = max_request_line_bytes + max_header_bytes

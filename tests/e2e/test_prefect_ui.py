@@ -55,7 +55,7 @@ def _set_text(page, title: str, value: str) -> None:
 
 
 def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_path):
-    from tasks.benchmark.stub_server import StubServer
+    from testkit.stub_vllm import StubServer
 
     # A copy of the default config under tmp_path/configs/: its relative data_dir lands in tmp_path.
     (tmp_path / "configs").mkdir()

@@ -75,7 +75,7 @@ def _now_ms() -> int:
 
 def _build(root: Path) -> RealLogs:
     from configs.serving import GatewayConfig
-    from tasks.benchmark.stub_server import StubServer
+    from testkit.stub_vllm import StubServer
     from tasks.gateway.server import BackgroundGateway
 
     log_dir, data_dir = root / "logs", root / "data"

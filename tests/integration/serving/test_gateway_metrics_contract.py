@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from configs.serving import GatewayConfig
-from tasks.benchmark.stub_server import StubServer
+from testkit.stub_vllm import StubServer
 from tasks.gateway.server import BackgroundGateway
 from tests.conftest import REPO_ROOT
 

@@ -13,7 +13,7 @@ from tests.conftest import REPO_ROOT
 
 @pytest.fixture(scope="session")
 def stub_url() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tasks.benchmark.stub_server", "--port", "0"], cwd=REPO_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0"], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""

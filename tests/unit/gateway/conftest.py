@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from configs.serving import GatewayConfig
-from tasks.benchmark.stub_server import StubServer
+from testkit.stub_vllm import StubServer
 from tasks.gateway.server import BackgroundGateway
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from configs.serving import GatewayConfig
 from logging_lib.schemas import validate_file
-from tasks.benchmark.stub_server import StubServer
+from testkit.stub_vllm import StubServer
 from tasks.gateway.server import BackgroundGateway
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -212,7 +212,7 @@ def test_client_disconnect_before_a_non_streaming_answer_cancels_upstream(stub, 
 def test_idle_upstream_connections_the_backend_closed_are_not_sent_on(make_gateway, free_port: int) -> None:
     """After a lull the backend (uvicorn/vLLM: 5 s keep-alive) has closed our idle connections; the
     next request must not fail on them (CI once got a 502 here: stale, retry, stale again)."""
-    from tasks.benchmark.stub_server import StubServer
+    from testkit.stub_vllm import StubServer
 
     first = StubServer(port=free_port).start_in_thread()
     gw = make_gateway(first.base_url)

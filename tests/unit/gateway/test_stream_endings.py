@@ -39,7 +39,7 @@ def _all_valid(log_dir: Path) -> None:
 @pytest.fixture
 def stub_process(free_port: int) -> Iterator[subprocess.Popen]:
     """The stub backend as its own process, so the test can SIGKILL it mid-stream."""
-    proc = subprocess.Popen([sys.executable, "-m", "tasks.benchmark.stub_server", "--port", str(free_port)],
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", str(free_port)],
                             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None and b"listening" in proc.stdout.readline()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tasks.gateway.upstream import UpstreamConnectError, UpstreamPool, UpstreamTimeout
+from tasks.http.upstream import UpstreamConnectError, UpstreamPool, UpstreamTimeout
 
 
 async def _serve(handler):  # noqa: ANN001, ANN202

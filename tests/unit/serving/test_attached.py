@@ -7,7 +7,7 @@ import pytest
 
 from configs.errors import ServingError
 from configs.serving import ServingConfig
-from tasks.benchmark.stub_server import StubServer
+from testkit.stub_vllm import StubServer
 from tasks.serving import ServeTarget, attach
 
 ADAPTER = ServeTarget("bot", "/models/base", "bot-base", adapter_dir="/adapters/bot", lora_rank=8)

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from configs.serving import ServingConfig
-from tasks.benchmark.stub_server import StubServer
+from testkit.stub_vllm import StubServer
 
 
 def test_deploy_attached_via_registry_and_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

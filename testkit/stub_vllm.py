@@ -11,7 +11,7 @@ A request body may carry `"stub": {...}` to override behaviour for that request:
 and the trailing usage message). `GET /stats` reports counters, including
 streams cut short by the client (`streams_cancelled`).
 
-    python -m tasks.benchmark.stub_server --port 9000 --ttft-ms 20 --itl-ms 5
+    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5
 """
 
 from __future__ import annotations
@@ -180,6 +180,14 @@ class StubServer:
                                                   "choices": [choice], "usage": usage}))
             await writer.drain()
             return True
+        return await self._stream(chat, req, model, usage, arrived, ttft, itl, n, reader, writer)
+
+    async def _stream(self, chat: bool, req: dict[str, Any], model: str, usage: dict[str, int], arrived: float,
+                      ttft: float, itl: float, n: int, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> bool:
+        """One token chunk per `itl`, each at its planned time, then usage (if asked) and [DONE]."""
+        over = req.get("stub") or {}
+        kind = "chat.completion" if chat else "text_completion"
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
         kind = kind + ".chunk" if chat else kind
