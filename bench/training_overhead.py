@@ -33,11 +33,11 @@ def main() -> None:
 
     from configs.loader import load_config
     from logging_lib import GPUMonitor, TrainingLogger
+    from tasks.training.base_model import build_base_model
     from tasks.training.callbacks import TrainingLogCallback
-    from tasks.training.chat_tokens import ChatCollator
+    from tasks.training.chat_tokens import ChatCollator, encode_dataset
     from tasks.training.data import prepare_data
-    from tasks.training.run import build_base_model
-    from tasks.training.trainer import encode_dataset, load_base_model, load_tokenizer, peft_lora_config
+    from tasks.training.model_setup import load_base_model, load_tokenizer, peft_lora_config
 
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "local.yaml", [f"paths.data_dir={work}"])

@@ -30,7 +30,7 @@ def train(
     """Fine-tune the configured base with (Q)LoRA, evaluate it, log to MLflow and register it."""
     from configs.loader import load_config
     from configs.settings import Settings
-    from tasks.training.run import run_training
+    from tasks.training.mlflow_run import run_training
 
     cfg = load_config(config, set_ or [])
     out = run_training(cfg, Settings(), log_dir_for(log_dir, cfg.paths.log_dir, config))

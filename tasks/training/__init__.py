@@ -1,4 +1,5 @@
 """Training stage: data -> base model -> QLoRA fine-tune + evaluation inside one MLflow run.
 
-`tasks.py` holds the Prefect wrappers; the rest are plain functions and the training recipe.
+`recipe.py` is the fine-tune (a torchtune-style recipe class), `mlflow_run.py` the tracked run
+around it, `tasks.py` the Prefect wrappers; the rest are the plain functions they use.
 """

@@ -14,7 +14,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from configs.errors import TrainingError
 from configs.model import ModelConfig, TinyModelConfig
+from configs.pipeline import PipelineConfig
+from tasks.training.data import PreparedData, read_jsonl
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
@@ -115,3 +118,15 @@ def base_model_ref(cfg: ModelConfig, built_dir: Path | None) -> str:
             raise ValueError("model.tiny is set but no tiny model was built")
         return str(built_dir)
     return str(cfg.name_or_path)
+
+
+def build_base_model(cfg: PipelineConfig, data: PreparedData) -> str:
+    """The `from_pretrained` reference: the tiny model built (once) from the training rows, or
+    the configured hub id / folder."""
+    if cfg.model.tiny is None:
+        if cfg.model.is_local_path and not Path(cfg.model.name_or_path).is_dir():
+            raise TrainingError(f"model.name_or_path {cfg.model.name_or_path} is not a folder")
+        return base_model_ref(cfg.model, None)
+    rows, _ = read_jsonl(data.train_path, "error")
+    corpus = [m["content"] for msgs in rows for m in msgs]
+    return str(build_tiny_model(cfg.model.tiny, corpus, data.sha256, cfg.paths.models_dir))

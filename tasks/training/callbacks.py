@@ -1,4 +1,5 @@
-"""Trainer callbacks: typed training logs (TrainingLogger) and a metrics sink (MLflow).
+"""Trainer callbacks: typed training logs (TrainingLogger), a metrics sink (MLflow), step
+summaries for a human-facing log, and the last step reached (for error messages).
 
 Imports transformers at module level (the base class); import this module inside functions.
 """
@@ -61,6 +62,16 @@ class TrainingLogCallback(TrainerCallback):
         avg = sum(self._epoch_losses) / len(self._epoch_losses) if self._epoch_losses else float("nan")
         self.log.log_epoch_end(epoch=self._epoch, avg_loss=avg, time_elapsed=round(time.monotonic() - self._epoch_t0, 3),
                                step=state.global_step)
+
+
+class StepTracker(TrainerCallback):
+    """Remembers the last optimizer step reached, so a failure can say where it happened."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def on_step_end(self, args, state, control, **kw):
+        self.step = state.global_step
 
 
 class MetricsSinkCallback(TrainerCallback):

@@ -10,6 +10,7 @@ the model learns to stop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from configs.errors import TrainingError
@@ -64,6 +65,17 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]], max_len: int) ->
 def encode_prompt(tokenizer: Any, prompt_messages: list[dict[str, str]]) -> list[int]:
     text = tokenizer.apply_chat_template(prompt_messages, tokenize=False, add_generation_prompt=True)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def encode_dataset(tokenizer: Any, path: Path, max_len: int) -> tuple[list[dict[str, list[int]]], int]:
+    """The features of every row of a prepared JSONL split, and how many rows were dropped
+    because no answer token fits within `max_len`."""
+    from tasks.training.data import read_jsonl
+
+    rows, _ = read_jsonl(path, "error")
+    feats = [encode_chat(tokenizer, msgs, max_len) for msgs in rows]
+    kept = [f for f in feats if f is not None]
+    return kept, len(feats) - len(kept)
 
 
 @dataclass

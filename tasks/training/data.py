@@ -35,6 +35,11 @@ class PreparedData:
         d["train_path"], d["eval_path"] = str(self.train_path), str(self.eval_path)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PreparedData:
+        """Back from `to_dict` (what the Prefect tasks pass between them)."""
+        return cls(**{**d, "train_path": Path(d["train_path"]), "eval_path": Path(d["eval_path"])})
+
 
 def normalize_row(row: Any) -> list[dict[str, str]]:
     """The row's messages, or ValueError saying what is wrong with it."""

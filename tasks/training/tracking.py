@@ -1,5 +1,5 @@
 """MLflow tracking: the experiment (always with an explicit artifact location), metrics from
-the Trainer, the git commit of the code that trained."""
+the Trainer, the git commit of the code that trained, the loss-curve plot."""
 
 from __future__ import annotations
 
@@ -51,3 +51,25 @@ def git_commit(repo: Path = CODE_ROOT) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{head}+dirty" if dirty else head
+
+
+def plot_loss_curve(history: list[tuple[int, float]], path: Path, title: str = "training loss") -> Path:
+    """A PNG of loss against step (matplotlib, no display needed), logged with the run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if history:
+        steps, losses = zip(*history)
+        ax.plot(steps, losses, marker="o", markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -17,7 +17,7 @@ def test_qlora_on_gpu_with_production_settings(tmp_path):
 
     from configs.loader import load_config
     from configs.settings import Settings
-    from tasks.training.run import run_training
+    from tasks.training.mlflow_run import run_training
 
     cfg = load_config(REPO_ROOT / "configs" / "local.yaml", [
         f"paths.data_dir={tmp_path}", "train.bf16=true", "train.optimizer=paged_adamw_32bit",

@@ -41,7 +41,7 @@ def test_a_crashed_run_fails_loudly_and_a_rerun_resumes_from_its_checkpoint(tmp_
     from configs.loader import load_config
     from configs.settings import Settings
     from tasks.registry.versions import get_alias_version, resolve_model
-    from tasks.training.run import run_training
+    from tasks.training.mlflow_run import run_training
 
     cfg = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path / 'data'}"])
     with pytest.raises(TrainingError, match=r"failed near step 7: RuntimeError: simulated crash at step 7.*re-run to resume"):
@@ -78,8 +78,8 @@ def test_plain_lora_is_selected_by_config(tmp_path):
     import torch
 
     from configs.loader import load_config
-    from tasks.training.trainer import load_base_model
-    from tasks.training.run import build_base_model
+    from tasks.training.model_setup import load_base_model
+    from tasks.training.base_model import build_base_model
     from tasks.training.data import prepare_data
 
     cfg = load_config(LOCAL, [*FAST, f"paths.data_dir={tmp_path}", "model.quantization.enabled=false"])

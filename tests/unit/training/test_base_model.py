@@ -10,7 +10,7 @@ from configs.model import ModelConfig, TinyModelConfig
 from tasks.training.base_model import build_tiny_model
 from tasks.training.chat_tokens import IGNORE_INDEX, ChatCollator, encode_chat, encode_prompt
 from tasks.registry.versions import parse_ref
-from tasks.training.trainer import peft_lora_config, quantization_config
+from tasks.training.model_setup import peft_lora_config, quantization_config
 
 CORPUS = ["What is the capital of France?", "Paris", "What is the capital of Peru?", "Lima", "hello there"] * 20
 SPEC = TinyModelConfig(vocab_size=400, hidden_size=64, intermediate_size=128, num_attention_heads=2,
