@@ -45,8 +45,8 @@ def run(url: str, n: int, **shape: object) -> dict:
     outs, duration = run_load_sync(LoadShape(base_url=url, model="stub-model", seed=2, warmup_requests=5,
                                              **shape), inputs)  # type: ignore[arg-type]
     m = calculate_metrics(outs, duration)
-    if m["failed"]:
-        raise SystemExit(f"{m['failed']} requests failed against {url}")
+    if m.failed:
+        raise SystemExit(f"{m.failed} requests failed against {url}")
     return m
 
 

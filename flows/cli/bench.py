@@ -78,9 +78,9 @@ def bench(
         typer.echo(f"plot: {plot}")
     if result_file is not None:
         typer.echo(f"result: {result_file}")
-    if result["success_rate"] < cfg.min_success_rate:
+    if result.metrics.success_rate < cfg.min_success_rate:
         from configs.errors import BenchmarkError
 
-        errors = [e for e in result["errors"] if e]
-        raise BenchmarkError(f"success rate {result['success_rate']:.1%} is below --min-success-rate "
+        errors = [e for e in result.errors if e]
+        raise BenchmarkError(f"success rate {result.metrics.success_rate:.1%} is below --min-success-rate "
                              f"{cfg.min_success_rate:.1%}; first error: {errors[0] if errors else '?'}")
