@@ -47,7 +47,7 @@ def run(url: str, n: int, **shape: object) -> dict:
     m = calculate_metrics(outs, duration)
     if m.failed:
         raise SystemExit(f"{m.failed} requests failed against {url}")
-    return m
+    return m.to_dict()  # the result JSON's keys, as med() below reads them
 
 
 def run_whole(url: str, n: int, stream: bool, wait_ms: float, concurrency: int) -> float:
