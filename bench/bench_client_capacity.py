@@ -59,8 +59,8 @@ def ours(url: str, rate: float, n: int, tokens: int) -> dict:
     outs, duration = run_load_sync(LoadShape(base_url=url, model="stub-model", request_rate=rate, seed=1,
                                              warmup_requests=3), inputs)
     m = calculate_metrics(outs, duration)
-    return {"lag_p50": m["send_lag_p50_ms"], "lag_p99": m["send_lag_p99_ms"], "failed": m["failed"],
-            "rps": m["request_throughput"]}
+    return {"lag_p50": m.send_lag_p50_ms, "lag_p99": m.send_lag_p99_ms, "failed": m.failed,
+            "rps": m.requests_per_s}
 
 
 def naive(url: str, rate: float, n: int, tokens: int, threads: int = 64) -> dict:

@@ -1,43 +1,37 @@
 """The `benchmark` flow's parameters: one model, so the Prefect UI renders a typed form with
-a description under every field. Unset fields fall back to the config file's `benchmark`."""
+a description under every field. Unset fields fall back to the config file's `benchmark`.
+
+The benchmark overrides are not re-typed here: each is `BenchmarkConfig`'s own field (type,
+bounds, description) made optional, so config, form and `mlops bench` cannot drift apart.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from configs.benchmark import BenchmarkConfig
+
+# The BenchmarkConfig fields a flow run may override (the rest come from the config file only).
+OVERRIDES = ("num_prompts", "request_rate", "burstiness", "max_concurrency", "max_tokens", "dataset_path",
+             "goodput_ttft_ms", "goodput_tpot_ms", "goodput_e2el_ms")
 
 
-class BenchmarkRequest(BaseModel):
+def optional_override(name: str) -> tuple[Any, Any]:
+    """`BenchmarkConfig.<name>` as an optional parameter: same type and bounds, None = the config's value."""
+    f = BenchmarkConfig.model_fields[name]
+    annotation = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+    return annotation | None, Field(None, description=f"{f.description} Unset: the config file's value.")
+
+
+class _RequestRules(BaseModel):
+    """What the request checks and how it hands its overrides on; its fields are declared below."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    config_path: str = Field("configs/local.yaml", description="Pipeline config (YAML), relative to the project root "
-                             "or absolute; its serving, benchmark and promotion sections are the defaults here.")
-    overrides: list[str] = Field(default_factory=list, description="Config overrides, section.field=value "
-                                 "(e.g. paths.data_dir=/scratch/mlops), as `mlops train --set` takes them.")
-    model_ref: str | None = Field("models:/tiny-chat-lora@candidate", description="Registry reference to deploy and "
-                                  "benchmark: models:/NAME@ALIAS or models:/NAME/VERSION. Ignored when endpoint is set.")
-    endpoint: str | None = Field(None, description="Benchmark an already running OpenAI-compatible server instead "
-                                 "(e.g. http://127.0.0.1:8080); nothing is deployed or stopped.")
-    served_model_name: str | None = Field(None, description="Model name to send to the endpoint (required with "
-                                          "endpoint).")
-    num_prompts: int | None = Field(None, gt=0, description="Requests to send (default: config).")
-    request_rate: float | None = Field(None, gt=0, description="Requests per second, planned open-loop; "
-                                       "a very large value sends all at once (default: config).")
-    burstiness: float | None = Field(None, gt=0, description="Gamma shape of arrivals: 1 = Poisson, <1 burstier.")
-    max_concurrency: int | None = Field(None, gt=0, description="Most requests in flight at once.")
-    max_tokens: int | None = Field(None, gt=0, description="Completion tokens per request.")
-    dataset_path: str | None = Field(None, description="JSONL prompts ('prompt' or 'messages' per line); "
-                                     "default: synthetic prompts.")
-    measure_quality: bool = Field(True, description="Score the served model on the held-out eval prompts "
-                                  "(catches a deployment that serves the wrong weights).")
-    goodput_ttft_ms: float | None = Field(None, gt=0, description="SLO for goodput: TTFT at most this many ms.")
-    goodput_tpot_ms: float | None = Field(None, gt=0, description="SLO for goodput: TPOT at most this many ms.")
-    goodput_e2el_ms: float | None = Field(None, gt=0, description="SLO for goodput: end-to-end latency in ms.")
-    promote: bool = Field(False, description="Run the promotion gate afterwards: on pass the version becomes "
-                          "`champion` (needs model_ref with a registry version).")
-    run_label: str | None = Field(None, description="Label for the result folder and artifacts.")
-
     @model_validator(mode="after")
-    def _endpoint_needs_name(self) -> BenchmarkRequest:
+    def _endpoint_needs_name(self) -> Any:
         if self.endpoint and not self.served_model_name:
             raise ValueError("served_model_name is required when endpoint is set")
         if not self.endpoint and not self.model_ref:
@@ -48,6 +42,29 @@ class BenchmarkRequest(BaseModel):
 
     def benchmark_fields(self) -> dict[str, object]:
         """The BenchmarkConfig fields this request sets."""
-        keys = ("num_prompts", "request_rate", "burstiness", "max_concurrency", "max_tokens", "dataset_path",
-                "goodput_ttft_ms", "goodput_tpot_ms", "goodput_e2el_ms")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in OVERRIDES if getattr(self, k) is not None}
+
+
+# Built with create_model so the form keeps this order: target first, then the overrides.
+BenchmarkRequest = create_model(
+    "BenchmarkRequest",
+    __base__=_RequestRules,
+    __module__=__name__,
+    __doc__="Parameters of one `benchmark` flow run (the Prefect UI form).",
+    config_path=(str, Field("configs/local.yaml", description="Pipeline config (YAML), relative to the project root "
+                            "or absolute; its serving, benchmark and promotion sections are the defaults here.")),
+    overrides=(list[str], Field(default_factory=list, description="Config overrides, section.field=value "
+                                "(e.g. paths.data_dir=/scratch/mlops), as `mlops train --set` takes them.")),
+    model_ref=(str | None, Field("models:/tiny-chat-lora@candidate", description="Registry reference to deploy and "
+                                 "benchmark: models:/NAME@ALIAS or models:/NAME/VERSION. Ignored when endpoint is set.")),
+    endpoint=(str | None, Field(None, description="Benchmark an already running OpenAI-compatible server instead "
+                                "(e.g. http://127.0.0.1:8080); nothing is deployed or stopped.")),
+    served_model_name=(str | None, Field(None, description="Model name to send to the endpoint (required with "
+                                         "endpoint).")),
+    **{name: optional_override(name) for name in OVERRIDES},
+    measure_quality=(bool, Field(True, description="Score the served model on the held-out eval prompts "
+                                 "(catches a deployment that serves the wrong weights).")),
+    promote=(bool, Field(False, description="Run the promotion gate afterwards: on pass the version becomes "
+                         "`champion` (needs model_ref with a registry version).")),
+    run_label=(str | None, Field(None, description="Label for the result folder and artifacts.")),
+)

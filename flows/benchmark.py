@@ -9,6 +9,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from configs.benchmark_request import BenchmarkRequest
+from tasks.benchmark.results import HEADLINE_METRICS
 from tasks.benchmark.tasks import benchmark_task, publish_report_task
 from tasks.pipeline.tasks import load_config_task
 from tasks.promotion.tasks import promotion_gate_task
@@ -53,5 +54,5 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
         record_benchmark_task(uri, name, version, bench, decision)
     report = publish_report_task(bench, decision, request.model_ref if name else request.endpoint, uri, name,
                                  version, label)
-    log.info("benchmark done: %s", {k: bench.get(k) for k in ("completed", "failed", "p99_ttft_ms", "quality")})
+    log.info("benchmark done: %s", {k: bench[k] for k in HEADLINE_METRICS})
     return {"benchmark": bench, "report": report, "decision": decision}

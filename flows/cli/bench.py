@@ -1,73 +1,113 @@
-"""`mlops bench`: an open-loop streaming benchmark of an OpenAI-compatible server."""
+"""`mlops bench`: an open-loop streaming benchmark of an OpenAI-compatible server.
+
+The options that set a `BenchmarkConfig` field are derived from that field (type, default,
+bounds, description; `CONFIG_OPTIONS` only says which fields and under what flag), and their
+values are checked by `BenchmarkConfig` itself; the options below it are the CLI's own.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
+from configs.benchmark import BenchmarkConfig, bounds_text
 
-def bench(
-    base_url: Annotated[str, typer.Option(help="server (vLLM or the gateway), e.g. http://127.0.0.1:8080")],
-    model: Annotated[str, typer.Option(help="the served model name")],
-    num_prompts: Annotated[int, typer.Option(help="timed requests")] = 100,
-    request_rate: Annotated[str, typer.Option(help="requests/s; 'inf' sends all at once")] = "inf",
-    burstiness: Annotated[float, typer.Option(help="gamma shape: 1 Poisson, <1 burstier")] = 1.0,
-    max_concurrency: Annotated[Optional[int], typer.Option(help="cap on requests in flight")] = None,
-    max_tokens: Annotated[int, typer.Option(help="max_tokens per request")] = 64,
-    dataset: Annotated[Optional[Path], typer.Option(help="JSONL of {'prompt'} or {'messages'}; default synthetic")] = None,
-    seed: Annotated[int, typer.Option(help="seeds arrivals and synthetic prompts")] = 0,
-    result_file: Annotated[Optional[Path], typer.Option(help="write the result JSON here (plot beside it)")] = None,
-    endpoint: Annotated[str, typer.Option(help="chat or completions")] = "chat",
-    warmup: Annotated[int, typer.Option(help="untimed warm-up requests")] = 1,
-    goodput: Annotated[Optional[list[str]], typer.Option(help="SLO as NAME:MS (ttft, tpot, e2el); repeatable")] = None,
-    min_success_rate: Annotated[float, typer.Option(help="fail the run below this success rate")] = 0.95,
-    timeout_s: Annotated[float, typer.Option(help="per-request timeout")] = 300.0,
-    ignore_eos: Annotated[bool, typer.Option(help="ask vLLM to generate exactly max_tokens")] = False,
-    eval_file: Annotated[Optional[Path], typer.Option(help="held-out eval file: also score quality")] = None,
-    plot_file: Annotated[Optional[Path], typer.Option(help="latency plot PNG (default: beside the result)")] = None,
-    log_dir: Annotated[Optional[Path], typer.Option(help="default: $MLOPS_LOG_DIR, else ./logs")] = None,
-    api_key_env: Annotated[str, typer.Option(help="environment variable holding the Bearer key")] = "OPENAI_API_KEY",
-) -> None:
+# BenchmarkConfig field -> its flag, where the flag is not the field's name (None: `--field-name`).
+CONFIG_OPTIONS: dict[str, str | None] = {
+    "num_prompts": None, "request_rate": None, "burstiness": None, "max_concurrency": None, "max_tokens": None,
+    "dataset_path": "--dataset", "seed": None, "endpoint": None, "warmup_requests": "--warmup",
+    "min_success_rate": None, "request_timeout_s": "--timeout-s", "ignore_eos": None, "eval_path": "--eval-file",
+}
+
+_CLI_OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, default); ... = required
+    "base_url": (Annotated[str, typer.Option(help="server (vLLM or the gateway), e.g. http://127.0.0.1:8080")], ...),
+    "model": (Annotated[str, typer.Option(help="the served model name")], ...),
+    "result_file": (Annotated[Optional[Path], typer.Option(help="write the result JSON here (plot beside it)")], None),
+    "goodput": (Annotated[Optional[list[str]], typer.Option(help="SLO as NAME:MS (ttft, tpot, e2el); repeatable")],
+                None),
+    "plot_file": (Annotated[Optional[Path], typer.Option(help="latency plot PNG (default: beside the result)")], None),
+    "log_dir": (Annotated[Optional[Path], typer.Option(help="default: $MLOPS_LOG_DIR, else ./logs")], None),
+    "api_key_env": (Annotated[str, typer.Option(help="environment variable holding the Bearer key")],
+                    "OPENAI_API_KEY"),
+}
+
+
+def flag(field: str) -> str:
+    return CONFIG_OPTIONS[field] or "--" + field.replace("_", "-")
+
+
+def _config_option(field: str) -> inspect.Parameter:
+    info = BenchmarkConfig.model_fields[field]
+    bounds = bounds_text(field)
+    help_text = f"{info.description}{f' [{bounds}]' if bounds else ''}"
+    option = typer.Option(CONFIG_OPTIONS[field], help=help_text) if CONFIG_OPTIONS[field] else typer.Option(help=help_text)
+    return inspect.Parameter(field, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[info.annotation, option],
+                             default=info.default)
+
+
+def _signature() -> inspect.Signature:
+    def own(name: str) -> inspect.Parameter:
+        annotation, default = _CLI_OPTIONS[name]
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                 default=inspect.Parameter.empty if default is ... else default)
+
+    params = [own("base_url"), own("model"), *(_config_option(f) for f in CONFIG_OPTIONS)]
+    params += [own(n) for n in _CLI_OPTIONS if n not in ("base_url", "model")]
+    return inspect.Signature(params, return_annotation=None)
+
+
+def _config(options: dict[str, Any]) -> BenchmarkConfig:
+    """The options as a BenchmarkConfig; a bad value is a usage error naming its flag (exit 2)."""
+    from pydantic import ValidationError
+
+    from flows.cli._args import usage_error
+    from tasks.benchmark.metrics import parse_goodput
+
+    try:
+        slos = parse_goodput(options["goodput"] or [])
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    values = {f: options[f] for f in CONFIG_OPTIONS}
+    values.update({f"goodput_{name}_ms": ms for name, ms in slos.items()})
+    try:
+        return BenchmarkConfig(**values)
+    except ValidationError as exc:
+        raise usage_error("; ".join(f"{_flag_of(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+
+
+def _flag_of(loc: tuple[Any, ...]) -> str:
+    field = loc[0] if loc else ""
+    if field in CONFIG_OPTIONS:
+        return flag(field)
+    return "--goodput" if str(field).startswith("goodput_") else "bench options"
+
+
+def bench(**options: Any) -> None:
     """Measure TTFT, ITL, TPOT, E2EL, throughput and goodput the way `vllm bench serve` does."""
-    import math
-
     from flows.cli._args import base_url as check_url
     from flows.cli._args import folder_path, output_path
 
-    base_url = check_url(base_url, "--base-url")
-    result_file, plot_file = output_path(result_file, "--result-file"), output_path(plot_file, "--plot-file")
-    log_dir = folder_path(log_dir, "--log-dir")
+    base_url = check_url(options["base_url"], "--base-url")
+    model = options["model"]
+    result_file = output_path(options["result_file"], "--result-file")
+    plot_file = output_path(options["plot_file"], "--plot-file")
+    log_dir = folder_path(options["log_dir"], "--log-dir")
+    cfg = _config(options)
 
-    from pydantic import ValidationError
-
-    from configs.benchmark import BenchmarkConfig
-    from configs.errors import ConfigError
     from logging_lib import InferenceLogger
     from tasks.benchmark.bench import run_benchmark
-    from tasks.benchmark.metrics import parse_goodput
     from tasks.benchmark.quality import evaluate_quality
     from tasks.benchmark.report import format_table, plot_latencies
 
-    try:
-        rate = math.inf if request_rate.strip().lower() in ("inf", "infinity") else float(request_rate)
-        slos = parse_goodput(goodput or [])
-        cfg = BenchmarkConfig(endpoint=endpoint, num_prompts=num_prompts, request_rate=rate, burstiness=burstiness,
-                              max_concurrency=max_concurrency, max_tokens=max_tokens, dataset_path=dataset, seed=seed,
-                              warmup_requests=warmup, min_success_rate=min_success_rate, request_timeout_s=timeout_s,
-                              ignore_eos=ignore_eos, goodput_ttft_ms=slos.get("ttft"),
-                              goodput_tpot_ms=slos.get("tpot"), goodput_e2el_ms=slos.get("e2el"))
-    except ValueError as exc:  # ValidationError is a ValueError
-        errs = exc.errors() if isinstance(exc, ValidationError) else None
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errs) if errs else str(exc)
-        raise ConfigError(f"bench options: {msg}") from exc
-    api_key = os.environ.get(api_key_env) or None
+    api_key = os.environ.get(options["api_key_env"]) or None
     quality = None
-    if eval_file is not None:
-        quality = evaluate_quality(eval_file, base_url, model, endpoint=endpoint, max_tokens=max_tokens,
-                                   api_key=api_key)
+    if cfg.eval_path is not None:
+        quality = evaluate_quality(cfg.eval_path, base_url, model, max_examples=cfg.eval_max_examples,
+                                   endpoint=cfg.endpoint, max_tokens=cfg.max_tokens, api_key=api_key)
     with InferenceLogger("benchmark", str(log_dir) if log_dir else None) as logger:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
                                result_file=result_file, check_success=False)
@@ -78,9 +118,12 @@ def bench(
         typer.echo(f"plot: {plot}")
     if result_file is not None:
         typer.echo(f"result: {result_file}")
-    if result["success_rate"] < cfg.min_success_rate:
+    if result.metrics.success_rate < cfg.min_success_rate:
         from configs.errors import BenchmarkError
 
-        errors = [e for e in result["errors"] if e]
-        raise BenchmarkError(f"success rate {result['success_rate']:.1%} is below --min-success-rate "
+        errors = [e for e in result.errors if e]
+        raise BenchmarkError(f"success rate {result.metrics.success_rate:.1%} is below --min-success-rate "
                              f"{cfg.min_success_rate:.1%}; first error: {errors[0] if errors else '?'}")
+
+
+bench.__signature__ = _signature()  # type: ignore[attr-defined]  # typer reads the options from here

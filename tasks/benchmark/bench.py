@@ -1,21 +1,18 @@
 """A whole benchmark run: prompts -> open-loop load -> metrics -> result JSON (+ quality).
 
-The result uses vLLM's `--save-result` key names (`completed`, `failed`, `duration`,
-`request_throughput`, `mean_ttft_ms`, ...) plus ours: `p50_*`/`p95_*`, `send_lag_p99_ms`,
-`goodput`, `success_rate`, `quality` and per-request details under `requests`. A failed
-request is data; the run fails (BenchmarkError) only below `min_success_rate`, after the
-result has been written.
+The result is a typed `results.BenchmarkResult`; its JSON uses vLLM's `--save-result` key
+names (`completed`, `failed`, `duration`, `request_throughput`, `mean_ttft_ms`, ...) plus ours:
+`p50_*`/`p95_*`, `send_lag_p99_ms`, `goodput`, `success_rate`, `quality` and per-request
+details under `requests`. A failed request is data; the run fails (BenchmarkError) only below
+`min_success_rate`, after the result has been written.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from configs.benchmark import BenchmarkConfig
 from configs.errors import BenchmarkError
@@ -23,25 +20,46 @@ from logging_lib import InferenceLogger, bind_context
 from tasks.benchmark.client import RequestInput, RequestOutput
 from tasks.benchmark.dataset import load_prompts, make_inputs
 from tasks.benchmark.metrics import calculate_metrics, tpot_of
+from tasks.benchmark.results import BenchmarkResult, RequestRecord, write_result
 from tasks.benchmark.runner import LoadShape, run_load_sync
 
 
-def request_record(o: RequestOutput) -> dict[str, Any]:
+def request_record(o: RequestOutput) -> RequestRecord:
     tpot = tpot_of(o)
-    return {
-        "request_id": o.request_id, "success": o.success, "status": o.status, "error": o.error or None,
-        "planned_s": round(o.planned_s, 6), "send_lag_ms": round(o.send_lag * 1000, 3),
-        "ttft_ms": round(o.ttft * 1000, 3) if o.success else None,
-        "e2el_ms": round(o.latency * 1000, 3) if o.success else None,
-        "tpot_ms": round(tpot * 1000, 3) if tpot is not None else None,
-        "prompt_tokens": o.prompt_tokens, "output_tokens": o.output_tokens,
-    }
+    return RequestRecord(
+        request_id=o.request_id, success=o.success, status=o.status, error=o.error or None,
+        planned_s=round(o.planned_s, 6), send_lag_ms=round(o.send_lag * 1000, 3),
+        ttft_ms=round(o.ttft * 1000, 3) if o.success else None,
+        e2el_ms=round(o.latency * 1000, 3) if o.success else None,
+        tpot_ms=round(tpot * 1000, 3) if tpot is not None else None,
+        prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens,
+    )
+
+
+def assemble_result(cfg: BenchmarkConfig, outputs: list[RequestOutput], duration_s: float, *, started: datetime,
+                    run_id: str, base_url: str, model: str,
+                    quality: dict[str, Any] | None = None) -> BenchmarkResult:
+    """The load shape asked for, the aggregates, the per-request samples and quality, as one value."""
+    quality = quality or {}
+    return BenchmarkResult(
+        date=started.strftime("%Y%m%d-%H%M%S"), benchmark_run_id=run_id,
+        backend="openai-chat" if cfg.endpoint == "chat" else "openai", base_url=base_url, model_id=model,
+        num_prompts=cfg.num_prompts, request_rate_per_s=cfg.request_rate, burstiness=cfg.burstiness,
+        max_concurrency=cfg.max_concurrency, max_tokens=cfg.max_tokens, seed=cfg.seed,
+        metrics=calculate_metrics(outputs, duration_s, goodput_slos_ms=cfg.goodput_slos_ms(),
+                                  percentiles=cfg.percentiles),
+        input_lens=tuple(o.prompt_tokens for o in outputs), output_lens=tuple(o.output_tokens for o in outputs),
+        ttfts=tuple(o.ttft for o in outputs), itls=tuple(tuple(o.itl) for o in outputs),
+        errors=tuple(o.error for o in outputs), quality=quality.get("quality"),
+        requests=tuple(request_record(o) for o in outputs),
+        quality_examples=quality.get("quality_examples"), quality_eval_path=quality.get("quality_eval_path"),
+    )
 
 
 def run_benchmark(cfg: BenchmarkConfig, base_url: str, model: str, *, logger: InferenceLogger | None = None,
                   api_key: str | None = None, run_id: str | None = None, quality: dict[str, Any] | None = None,
-                  result_file: Path | None = None, check_success: bool = True) -> dict[str, Any]:
-    """Run the load described by `cfg`; write `result_file` if given; return the result dict."""
+                  result_file: Path | None = None, check_success: bool = True) -> BenchmarkResult:
+    """Run the load described by `cfg`; write `result_file` if given; return the result."""
     run_id = run_id or uuid.uuid4().hex
     prompts = load_prompts(cfg.dataset_path, cfg.num_prompts, cfg.seed)
     inputs = make_inputs(prompts, cfg.max_tokens, run_id)
@@ -68,41 +86,14 @@ def run_benchmark(cfg: BenchmarkConfig, base_url: str, model: str, *, logger: In
     started = datetime.now(timezone.utc)
     with bind_context(benchmark_run_id=run_id):
         outputs, duration = run_load_sync(shape, inputs, on_start=on_start, on_result=on_result)
-    metrics = calculate_metrics(outputs, duration, goodput_slos_ms=cfg.goodput_slos_ms(), percentiles=cfg.percentiles)
-    result: dict[str, Any] = {
-        "date": started.strftime("%Y%m%d-%H%M%S"),
-        "benchmark_run_id": run_id,
-        "backend": "openai-chat" if cfg.endpoint == "chat" else "openai",
-        "base_url": base_url,
-        "model_id": model,
-        "num_prompts": cfg.num_prompts,
-        "request_rate": "inf" if math.isinf(cfg.request_rate) else cfg.request_rate,
-        "burstiness": cfg.burstiness,
-        "max_concurrency": cfg.max_concurrency,
-        "max_tokens": cfg.max_tokens,
-        "seed": cfg.seed,
-        **metrics,
-        "input_lens": [o.prompt_tokens for o in outputs],
-        "output_lens": [o.output_tokens for o in outputs],
-        "ttfts": [o.ttft for o in outputs],
-        "itls": [o.itl for o in outputs],
-        "errors": [o.error for o in outputs],
-        "quality": None,
-        "requests": [request_record(o) for o in outputs],
-    }
-    if quality:
-        result.update(quality)
+    result = assemble_result(cfg, outputs, duration, started=started, run_id=run_id, base_url=base_url, model=model,
+                             quality=quality)
     if result_file is not None:
         write_result(result, Path(result_file))
-    if check_success and metrics["success_rate"] < cfg.min_success_rate:
+    m = result.metrics
+    if check_success and m.success_rate < cfg.min_success_rate:
         first = next((o.error for o in outputs if not o.success), "")
-        raise BenchmarkError(f"benchmark success rate {metrics['success_rate']:.1%} is below min_success_rate "
-                             f"{cfg.min_success_rate:.1%} ({metrics['failed']} of {len(outputs)} failed; "
+        raise BenchmarkError(f"benchmark success rate {m.success_rate:.1%} is below min_success_rate "
+                             f"{cfg.min_success_rate:.1%} ({m.failed} of {len(outputs)} failed; "
                              f"first error: {first})")
     return result
-
-
-def write_result(result: dict[str, Any], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    return path

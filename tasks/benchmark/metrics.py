@@ -6,31 +6,25 @@
 - request/output/total token throughput: over the wall duration of the timed run.
 - request_goodput: successful requests meeting every given SLO (ms), per second.
 
-Keys follow vLLM's `--save-result` (`mean_ttft_ms`, `median_ttft_ms`, `std_ttft_ms`,
-`p99_ttft_ms`, ...); we add `p50_*`/`p95_*` (any configured percentile) and `send_lag_*`.
+Returns a typed `results.BenchmarkMetrics`; its JSON keys follow vLLM's `--save-result`
+(`mean_ttft_ms`, `median_ttft_ms`, `std_ttft_ms`, `p99_ttft_ms`, ...); we add `p50_*`/`p95_*`
+(any configured percentile) and `send_lag_*`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 
 from tasks.benchmark.client import RequestOutput
+from tasks.benchmark.results import BenchmarkMetrics, Goodput, LatencyStats
 
 
-def _pct_key(p: float) -> str:
-    return f"p{int(p)}" if float(p).is_integer() else f"p{p}"
-
-
-def _describe(name: str, values_s: Sequence[float], percentiles: Iterable[float]) -> dict[str, float]:
+def _describe(values_s: Sequence[float], percentiles: Iterable[float]) -> LatencyStats:
     arr = np.asarray(values_s, dtype=float) * 1000.0 if len(values_s) else np.zeros(1)
-    out = {f"mean_{name}_ms": float(np.mean(arr)), f"median_{name}_ms": float(np.median(arr)),
-           f"std_{name}_ms": float(np.std(arr))}
-    for p in percentiles:
-        out[f"{_pct_key(p)}_{name}_ms"] = float(np.percentile(arr, p))
-    return out
+    return LatencyStats(float(np.mean(arr)), float(np.median(arr)), float(np.std(arr)),
+                        tuple((float(p), float(np.percentile(arr, p))) for p in percentiles))
 
 
 def tpot_of(o: RequestOutput) -> float | None:
@@ -41,45 +35,41 @@ def tpot_of(o: RequestOutput) -> float | None:
 
 def calculate_metrics(outputs: Sequence[RequestOutput], duration_s: float, *,
                       goodput_slos_ms: dict[str, float] | None = None,
-                      percentiles: Iterable[float] = (50.0, 95.0, 99.0)) -> dict[str, Any]:
+                      percentiles: Iterable[float] = (50.0, 95.0, 99.0)) -> BenchmarkMetrics:
     if duration_s <= 0:
         raise ValueError(f"duration_s must be > 0, got {duration_s}")
     percentiles = sorted({*percentiles, 99.0})
     ok = [o for o in outputs if o.success]
-    ttfts = [o.ttft for o in ok]
-    e2els = [o.latency for o in ok]
-    itls = [g for o in ok for g in o.itl]
     tpots = [t for t in (tpot_of(o) for o in ok) if t is not None]
     total_input = sum(o.prompt_tokens or 0 for o in ok)
     total_output = sum(o.output_tokens or 0 for o in ok)
-    m: dict[str, Any] = {
-        "completed": len(ok),
-        "failed": len(outputs) - len(ok),
-        "success_rate": (len(ok) / len(outputs)) if outputs else 0.0,
-        "duration": duration_s,
-        "total_input_tokens": total_input,
-        "total_output_tokens": total_output,
-        "request_throughput": len(ok) / duration_s,
-        "output_throughput": total_output / duration_s,
-        "total_token_throughput": (total_input + total_output) / duration_s,
-    }
-    for name, vals in (("ttft", ttfts), ("tpot", tpots), ("itl", itls), ("e2el", e2els)):
-        m.update(_describe(name, vals, percentiles))
     lags = np.asarray([o.send_lag for o in outputs] or [0.0]) * 1000.0
-    m["send_lag_mean_ms"] = float(np.mean(lags))
-    m["send_lag_p50_ms"] = float(np.percentile(lags, 50))
-    m["send_lag_p99_ms"] = float(np.percentile(lags, 99))
-    m["send_lag_max_ms"] = float(np.max(lags))
     slos = goodput_slos_ms or {}
+    goodput = None
     if slos:
         good = sum(1 for o in ok if _meets(o, slos))
-        m["request_goodput"] = good / duration_s
-        m["goodput"] = {"slos_ms": dict(slos), "good_requests": good, "request_goodput": good / duration_s,
-                        "good_fraction": good / len(outputs) if outputs else 0.0}
-    else:
-        m["request_goodput"] = None
-        m["goodput"] = None
-    return m
+        goodput = Goodput(dict(slos), good, good / duration_s, good / len(outputs) if outputs else 0.0)
+    return BenchmarkMetrics(
+        completed=len(ok),
+        failed=len(outputs) - len(ok),
+        success_rate=(len(ok) / len(outputs)) if outputs else 0.0,
+        duration_s=duration_s,
+        total_input_tokens=total_input,
+        total_output_tokens=total_output,
+        requests_per_s=len(ok) / duration_s,
+        output_tokens_per_s=total_output / duration_s,
+        total_tokens_per_s=(total_input + total_output) / duration_s,
+        ttft=_describe([o.ttft for o in ok], percentiles),
+        tpot=_describe(tpots, percentiles),
+        itl=_describe([g for o in ok for g in o.itl], percentiles),
+        e2el=_describe([o.latency for o in ok], percentiles),
+        send_lag_mean_ms=float(np.mean(lags)),
+        send_lag_p50_ms=float(np.percentile(lags, 50)),
+        send_lag_p99_ms=float(np.percentile(lags, 99)),
+        send_lag_max_ms=float(np.max(lags)),
+        good_requests_per_s=goodput.good_requests_per_s if goodput else None,
+        goodput=goodput,
+    )
 
 
 def _meets(o: RequestOutput, slos_ms: dict[str, float]) -> bool:

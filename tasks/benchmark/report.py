@@ -1,59 +1,71 @@
-"""Human output: a console table and a latency plot (TTFT and E2EL distributions)."""
+"""Human output: a console table and a latency plot (TTFT and E2EL distributions).
+
+The full table on purpose (not `HEADLINE_METRICS`): it mirrors `vllm bench serve`'s printout.
+Every number is read from the `BenchmarkResult` (computed once in metrics.py), so the table,
+the plot marks, the JSON and the registry tags agree to the last digit.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from tasks.benchmark.results import BenchmarkResult, pct_key
 
-def format_table(result: dict[str, Any]) -> str:
+_TITLES = (("ttft", "Time to First Token"), ("tpot", "Time per Output Token (excl. 1st token)"),
+           ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency"))
+
+
+def format_table(result: BenchmarkResult) -> str:
+    m = result.metrics
     rows = [
-        ("Successful requests", f"{result['completed']}"),
-        ("Failed requests", f"{result['failed']}"),
-        ("Benchmark duration (s)", f"{result['duration']:.2f}"),
-        ("Total input tokens", f"{result['total_input_tokens']}"),
-        ("Total generated tokens", f"{result['total_output_tokens']}"),
-        ("Request throughput (req/s)", f"{result['request_throughput']:.2f}"),
-        ("Output token throughput (tok/s)", f"{result['output_throughput']:.2f}"),
-        ("Total token throughput (tok/s)", f"{result['total_token_throughput']:.2f}"),
+        ("Successful requests", f"{m.completed}"),
+        ("Failed requests", f"{m.failed}"),
+        ("Benchmark duration (s)", f"{m.duration_s:.2f}"),
+        ("Total input tokens", f"{m.total_input_tokens}"),
+        ("Total generated tokens", f"{m.total_output_tokens}"),
+        ("Request throughput (req/s)", f"{m.requests_per_s:.2f}"),
+        ("Output token throughput (tok/s)", f"{m.output_tokens_per_s:.2f}"),
+        ("Total token throughput (tok/s)", f"{m.total_tokens_per_s:.2f}"),
     ]
-    if result.get("request_goodput") is not None:
-        rows.append(("Request goodput (req/s)", f"{result['request_goodput']:.2f}"))
-    if result.get("quality") is not None:
-        rows.append(("Quality (task metric)", f"{result['quality']:.4f}"))
+    if m.good_requests_per_s is not None:
+        rows.append(("Request goodput (req/s)", f"{m.good_requests_per_s:.2f}"))
+    if result.quality is not None:
+        rows.append(("Quality (task metric)", f"{result.quality:.4f}"))
     lines = ["{:=^60}".format(" Serving Benchmark Result ")]
     lines += [f"{k:<42}{v:>18}" for k, v in rows]
-    for name, title in (("ttft", "Time to First Token"), ("tpot", "Time per Output Token (excl. 1st token)"),
-                        ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency")):
+    for name, title in _TITLES:
+        stats = m.latency(name)
         lines.append("{:-^60}".format(title))
-        for stat in ("mean", "median", "p50", "p95", "p99"):
-            key = f"{stat}_{name}_ms"
-            if key in result:
-                lines.append(f"{(stat.capitalize() + ' ' + name.upper() + ' (ms)'):<42}{result[key]:>18.2f}")
+        shown = [("mean", stats.mean_ms), ("median", stats.median_ms)]
+        shown += [(pct_key(p), v) for p, v in stats.percentiles_ms if p in (50.0, 95.0, 99.0)]
+        for stat, value in shown:
+            lines.append(f"{(stat.capitalize() + ' ' + name.upper() + ' (ms)'):<42}{value:>18.2f}")
     lines.append("{:-^60}".format("Client"))
-    lines.append(f"{'P99 send lag (ms)':<42}{result['send_lag_p99_ms']:>18.2f}")
+    lines.append(f"{'P99 send lag (ms)':<42}{m.send_lag_p99_ms:>18.2f}")
     lines.append("=" * 60)
     return "\n".join(lines)
 
 
-def marked_percentiles(result: dict[str, Any], name: str) -> list[tuple[str, float]]:
+def marked_percentiles(result: BenchmarkResult, name: str) -> list[tuple[str, float]]:
     """The (label, ms) lines the plot draws for `name` ("ttft", "e2el"): the result's own
     numbers (metrics.py computed them once), never recomputed, so plot, JSON and table agree."""
-    p50 = result.get(f"p50_{name}_ms", result[f"median_{name}_ms"])
-    return [("p50", p50), ("p99", result[f"p99_{name}_ms"])]
+    stats = result.metrics.latency(name)
+    p50 = dict(stats.percentiles_ms).get(50.0, stats.median_ms)
+    return [("p50", p50), ("p99", stats.p99_ms)]
 
 
-def latency_figure(result: dict[str, Any]) -> Any:
+def latency_figure(result: BenchmarkResult) -> Any:
     """TTFT and E2EL histograms of the successful requests, with the result's p50/p99 marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in result["requests"] if r["success"]]
+    ok = [r for r in result.requests if r.success]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, name, title in ((axes[0], "ttft", "TTFT (ms)"), (axes[1], "e2el", "E2EL (ms)")):
-        values = [r[f"{name}_ms"] for r in ok]
+        values = [getattr(r, f"{name}_ms") for r in ok]
         if values:
             ax.hist(values, bins=min(40, max(5, len(values) // 3)), color="#4c72b0")
             for (label, v), style in zip(marked_percentiles(result, name), ("--", ":")):
@@ -62,13 +74,13 @@ def latency_figure(result: dict[str, Any]) -> Any:
         ax.set_title(title)
         ax.set_xlabel("ms")
         ax.set_ylabel("requests")
-    fig.suptitle(f"{result.get('model_id', '')}: {result['completed']} ok, {result['failed']} failed, "
-                 f"{result['request_throughput']:.1f} req/s")
+    m = result.metrics
+    fig.suptitle(f"{result.model_id}: {m.completed} ok, {m.failed} failed, {m.requests_per_s:.1f} req/s")
     fig.tight_layout()
     return fig
 
 
-def plot_latencies(result: dict[str, Any], path: Path) -> Path:
+def plot_latencies(result: BenchmarkResult, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig = latency_figure(result)

@@ -12,9 +12,9 @@ from configs.benchmark import BenchmarkConfig
 
 @task(name="benchmark", retries=1, retry_delay_seconds=[5])  # safe: a retry rewrites the same result files
 def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
-              api_key: str | None = None) -> dict[str, Any]:
+                   api_key: str | None = None) -> dict[str, Any]:
     """Run the load (plus quality when cfg.eval_path is set); write the result JSON and plot;
-    return the headline numbers and the file paths."""
+    return the headline numbers (`results.HEADLINE_METRICS`) and the file paths."""
     from logging_lib import InferenceLogger
     from tasks.benchmark.bench import run_benchmark
     from tasks.benchmark.quality import evaluate_quality
@@ -28,8 +28,7 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
                                result_file=Path(result_file))
     plot = plot_latencies(result, Path(result_file).with_suffix(".png"))
-    keys = ("completed", "failed", "request_throughput", "p99_ttft_ms", "median_e2el_ms", "quality")
-    return {**{k: result.get(k) for k in keys}, "result_file": result_file, "plot_file": str(plot)}
+    return {**result.headline(), "result_file": result_file, "plot_file": str(plot)}
 
 
 @task(name="publish-report")

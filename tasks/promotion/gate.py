@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from configs.promotion import PromotionConfig
+from tasks.benchmark.results import BenchmarkResult
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,11 @@ class Decision:
                 "summary": self.summary()}
 
 
-def decide(result: dict[str, Any], cfg: PromotionConfig, champion_quality: float | None) -> Decision:
+def decide(result: BenchmarkResult, cfg: PromotionConfig, champion_quality: float | None) -> Decision:
     checks = []
-    p99 = result.get("p99_ttft_ms")
-    completed, failed = int(result.get("completed", 0)), int(result.get("failed", 0))
-    if p99 is None or completed == 0:
+    p99 = result.metrics.ttft.p99_ms
+    completed, failed = result.metrics.completed, result.metrics.failed
+    if completed == 0:
         checks.append(Check("p99_ttft_ms", p99, cfg.max_p99_ttft_ms, False, "no successful request, so no TTFT"))
     else:
         ok = p99 <= cfg.max_p99_ttft_ms
@@ -56,7 +57,7 @@ def decide(result: dict[str, Any], cfg: PromotionConfig, champion_quality: float
     ok = total > 0 and rate <= cfg.max_failure_rate
     checks.append(Check("failure_rate", rate, cfg.max_failure_rate, ok,
                         f"failure rate {rate:.2%} {'<=' if ok else '>'} {cfg.max_failure_rate:.2%}"))
-    quality = result.get("quality")
+    quality = result.quality
     if quality is None:
         checks.append(Check("quality", None, None, not cfg.require_quality,
                             "no quality score in the benchmark result" + (" (required)" if cfg.require_quality else "")))

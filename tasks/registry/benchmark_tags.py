@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tasks.benchmark.results import HEADLINE_METRICS
+
 QUALITY_TAG = "bench_quality"
 
 
@@ -24,13 +26,12 @@ def champion_quality(tracking_uri: str, name: str, alias: str = "champion") -> f
 
 def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[str, Any],
                      decision: dict[str, Any] | None) -> None:
-    """Benchmark headline numbers and the gate's verdict as tags on the model version."""
+    """The headline numbers (`bench_<key>` for each of `HEADLINE_METRICS`, as the benchmark task's
+    summary carries them) and the gate's verdict as tags on the model version."""
     from tasks.registry.versions import client_for
 
     client = client_for(tracking_uri)
-    tags = {f"bench_{k}": v for k, v in summary.items()
-            if k in ("quality", "p99_ttft_ms", "median_e2el_ms", "request_throughput", "completed", "failed")
-            and v is not None}
+    tags: dict[str, Any] = {f"bench_{k}": summary.get(k) for k in HEADLINE_METRICS}
     tags["bench_result_file"] = summary.get("result_file")
     if decision is not None:
         tags["gate_passed"] = decision["passed"]

@@ -13,6 +13,7 @@ from logging_lib import InferenceLogger
 from logging_lib.schemas import validate_file
 from tasks.benchmark.bench import run_benchmark
 from tasks.benchmark.quality import evaluate_quality
+from tasks.benchmark.results import BenchmarkResult
 from tests.conftest import run_cli
 
 
@@ -52,7 +53,7 @@ def test_failed_requests_are_data_and_threshold_fails_run(stub_url: str, tmp_pat
 def test_success_rate_at_threshold_passes(stub_url: str, tmp_path: Path) -> None:
     cfg = BenchmarkConfig(num_prompts=10, max_tokens=4, min_success_rate=0.8, dataset_path=_dataset(tmp_path, {3, 7}))
     result = run_benchmark(cfg, stub_url, "stub-model")
-    assert result["success_rate"] == 0.8
+    assert result.metrics.success_rate == 0.8
 
 
 def test_cli_bench_writes_vllm_keys_table_and_plot(stub_url: str, tmp_path: Path, log_dir: Path) -> None:
@@ -75,7 +76,8 @@ def test_cli_bench_writes_vllm_keys_table_and_plot(stub_url: str, tmp_path: Path
 
 def test_cli_bench_bad_options_and_unreachable_server(tmp_path: Path, free_port: int) -> None:
     proc = run_cli("bench", "--base-url", "http://127.0.0.1:1", "--model", "m", "--goodput", "speed:3")
-    assert proc.returncode == 1 and "speed:3" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "--goodput" in proc.stderr and "speed:3" in proc.stderr
+    assert "Traceback" not in proc.stderr
     proc = run_cli("bench", "--base-url", f"http://127.0.0.1:{free_port}", "--model", "m", "--num-prompts", "2",
                    "--log-dir", str(tmp_path))
     assert proc.returncode == 1 and "warm-up" in proc.stderr and "--base-url" in proc.stderr
@@ -122,7 +124,8 @@ def test_json_report_and_plot_show_the_same_percentiles(stub_url: str, tmp_path:
     dataset.write_text("\n".join(json.dumps(r) for r in rows))
     cfg = BenchmarkConfig(num_prompts=23, max_tokens=4, max_concurrency=4, dataset_path=dataset)
     run_benchmark(cfg, stub_url, "stub-model", result_file=tmp_path / "r.json")
-    result = json.loads((tmp_path / "r.json").read_text())
+    raw = json.loads((tmp_path / "r.json").read_text())
+    result = BenchmarkResult.from_dict(raw)
     drawn: list[tuple[float, str]] = []
     real_axvline = Axes.axvline
 
@@ -135,7 +138,7 @@ def test_json_report_and_plot_show_the_same_percentiles(stub_url: str, tmp_path:
     table = format_table(result)
     printed = {f"{stat} {name}".lower(): value
                for stat, name, value in re.findall(r"^(P50|P99) (TTFT|E2EL) \(ms\)\s+(\S+)$", table, re.M)}
-    want = [result["p50_ttft_ms"], result["p99_ttft_ms"], result["p50_e2el_ms"], result["p99_e2el_ms"]]
+    want = [raw["p50_ttft_ms"], raw["p99_ttft_ms"], raw["p50_e2el_ms"], raw["p99_e2el_ms"]]
     assert [x for x, _label in drawn] == want
     assert [label.split()[-1] for _x, label in drawn] == [f"{v:.2f}" for v in want]
     assert [printed[k] for k in ("p50 ttft", "p99 ttft", "p50 e2el", "p99 e2el")] == [f"{v:.2f}" for v in want]

@@ -26,26 +26,28 @@ def test_vllm_definitions() -> None:
         RequestOutput("d", success=False, status=500, error="HTTP 500: boom"),
     ]
     m = calculate_metrics(outs, duration_s=2.0)
-    assert (m["completed"], m["failed"]) == (3, 1)
-    assert m["request_throughput"] == pytest.approx(1.5)
-    assert m["output_throughput"] == pytest.approx(9 / 2)
-    assert m["total_token_throughput"] == pytest.approx((30 + 9) / 2)
-    assert m["mean_ttft_ms"] == pytest.approx(200.0)
-    assert m["median_ttft_ms"] == pytest.approx(200.0)
-    assert m["mean_tpot_ms"] == pytest.approx(12.5)
-    assert m["mean_itl_ms"] == pytest.approx(20.0)             # pooled gaps 10, 30, 20
-    assert m["p99_itl_ms"] == pytest.approx(np.percentile([10, 30, 20], 99))
-    assert m["mean_e2el_ms"] == pytest.approx((140 + 320 + 200) / 3)
+    assert (m.completed, m.failed) == (3, 1)
+    assert m.requests_per_s == pytest.approx(1.5)
+    assert m.output_tokens_per_s == pytest.approx(9 / 2)
+    assert m.total_tokens_per_s == pytest.approx((30 + 9) / 2)
+    assert m.ttft.mean_ms == pytest.approx(200.0)
+    assert m.ttft.median_ms == pytest.approx(200.0)
+    assert m.tpot.mean_ms == pytest.approx(12.5)
+    assert m.itl.mean_ms == pytest.approx(20.0)             # pooled gaps 10, 30, 20
+    assert m.itl.p99_ms == pytest.approx(np.percentile([10, 30, 20], 99))
+    assert m.e2el.mean_ms == pytest.approx((140 + 320 + 200) / 3)
+    d = m.to_dict()                                          # the result JSON's (vLLM's) keys
     for key in ("std_ttft_ms", "p50_ttft_ms", "p95_ttft_ms", "p99_tpot_ms", "median_e2el_ms", "send_lag_p99_ms"):
-        assert key in m
-    assert m["goodput"] is None and m["request_goodput"] is None
+        assert key in d
+    assert (d["request_throughput"], d["mean_ttft_ms"]) == (m.requests_per_s, m.ttft.mean_ms)
+    assert m.goodput is None and m.good_requests_per_s is None
 
 
 def test_goodput_counts_requests_meeting_every_slo() -> None:
     outs = [_ok("a", 0.100, [0.010, 0.030], 3), _ok("b", 0.300, [0.020], 5), _ok("c", 0.050, [0.1], 2)]
     m = calculate_metrics(outs, 1.0, goodput_slos_ms={"ttft": 150, "tpot": 50})
-    assert m["goodput"]["good_requests"] == 1        # a (b: ttft too slow; c: tpot 100 ms)
-    assert m["request_goodput"] == pytest.approx(1.0)
+    assert m.goodput is not None and m.goodput.good_requests == 1   # a (b: ttft too slow; c: tpot 100 ms)
+    assert m.good_requests_per_s == pytest.approx(1.0)
 
 
 def test_parse_goodput_names_the_bad_item() -> None:

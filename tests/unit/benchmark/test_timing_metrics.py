@@ -28,12 +28,12 @@ def test_low_concurrency_matches_server_delays(stub_url: str, endpoint: str) -> 
     shape = LoadShape(base_url=stub_url, model="stub-model", endpoint=endpoint, max_concurrency=1)
     outs, duration = run_load_sync(shape, _inputs(6, ttft_ms=40, itl_ms=10, tokens=8))
     m = calculate_metrics(outs, duration)
-    assert m["completed"] == 6 and m["failed"] == 0
-    assert m["total_output_tokens"] == 48 and m["total_input_tokens"] == 42  # from the server's usage
-    assert 40 <= m["median_ttft_ms"] <= 40 + SLACK_MS
-    assert 8 <= m["median_itl_ms"] <= 12
-    assert 9 <= m["mean_tpot_ms"] <= 11.5
-    assert 110 <= m["median_e2el_ms"] <= 110 + SLACK_MS          # 40 + 7 * 10
+    assert m.completed == 6 and m.failed == 0
+    assert m.total_output_tokens == 48 and m.total_input_tokens == 42  # from the server's usage
+    assert 40 <= m.ttft.median_ms <= 40 + SLACK_MS
+    assert 8 <= m.itl.median_ms <= 12
+    assert 9 <= m.tpot.mean_ms <= 11.5
+    assert 110 <= m.e2el.median_ms <= 110 + SLACK_MS          # 40 + 7 * 10
     assert all(len(o.itl) == 7 for o in outs)
 
 
@@ -42,14 +42,14 @@ def test_high_concurrency_matches_server_delays(stub_url: str) -> None:
     shape = LoadShape(base_url=stub_url, model="stub-model", request_rate=150, seed=1)
     outs, duration = run_load_sync(shape, _inputs(120, ttft_ms=60, itl_ms=20, tokens=8))
     m = calculate_metrics(outs, duration)
-    assert m["completed"] == 120
+    assert m.completed == 120
     in_flight = sum(o.latency for o in outs) / duration
     assert in_flight > 15
-    assert 60 <= m["median_ttft_ms"] <= 60 + SLACK_MS
-    assert 18 <= m["median_itl_ms"] <= 22
-    assert 19 <= m["mean_tpot_ms"] <= 22
-    assert 200 <= m["median_e2el_ms"] <= 200 + SLACK_MS         # 60 + 7 * 20
-    assert m["send_lag_p99_ms"] < 20
+    assert 60 <= m.ttft.median_ms <= 60 + SLACK_MS
+    assert 18 <= m.itl.median_ms <= 22
+    assert 19 <= m.tpot.mean_ms <= 22
+    assert 200 <= m.e2el.median_ms <= 200 + SLACK_MS         # 60 + 7 * 20
+    assert m.send_lag_p99_ms < 20
 
 
 def test_latency_counts_from_planned_time_when_client_is_late(stub_url: str) -> None:
@@ -72,8 +72,8 @@ def test_e2e_latency_ends_at_the_last_token_not_at_a_late_usage_message(stub_url
     shape = LoadShape(base_url=stub_url, model="stub-model", endpoint=endpoint, max_concurrency=1)
     outs, duration = run_load_sync(shape, inputs)
     m = calculate_metrics(outs, duration)
-    assert m["completed"] == 3 and m["total_output_tokens"] == 15  # the late usage message was read
+    assert m.completed == 3 and m.total_output_tokens == 15  # the late usage message was read
     assert all(not o.usage_missing for o in outs)
-    assert 70 <= m["median_e2el_ms"] <= 70 + SLACK_MS              # 30 + 4 * 10, not + 400
-    assert 9 <= m["mean_tpot_ms"] <= 12
+    assert 70 <= m.e2el.median_ms <= 70 + SLACK_MS              # 30 + 4 * 10, not + 400
+    assert 9 <= m.tpot.mean_ms <= 12
     assert duration > 3 * 0.4  # the run did wait for each usage message

@@ -6,6 +6,7 @@ import pytest
 
 from configs.loader import load_config
 from tests.conftest import REPO_ROOT
+from tests.unit.benchmark.results_factory import make_result
 
 
 @pytest.fixture
@@ -28,5 +29,5 @@ def test_champion_quality_round_trips_exactly_so_an_equal_candidate_passes(cfg, 
                      {"passed": True, "summary": "ok"})
     promote(uri, "m", version)
     assert champion_quality(uri, "m") == quality
-    result = {"p99_ttft_ms": 10.0, "completed": 10, "failed": 0, "quality": quality}
+    result = make_result(completed=10, failed=0, ttft_s=0.010, quality=quality)
     assert decide(result, cfg.promotion, champion_quality(uri, "m")).passed

@@ -1,0 +1,271 @@
+"""A benchmark's result as one typed value, and its headline metrics, declared once.
+
+Attribute names carry units: `_ms`, `_s`, and rates as `_per_s` (`requests_per_s`,
+`output_tokens_per_s`). The JSON on disk keeps vLLM's `--save-result` keys (`duration`,
+`request_throughput`, `mean_ttft_ms`, ...): dashboards, docs/benchmark.md, the promotion gate
+and users' scripts read it, so a field spelled differently there names its key once, in its
+metadata (`_key`), and `to_dict`/`from_dict` are the only translation.
+
+Adding a metric: a field on `BenchmarkMetrics` (computed in `metrics.calculate_metrics`);
+add its JSON key to `HEADLINE_METRICS` if the task summary, the registry tags, the flow log
+and the markdown report should carry it too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from configs.errors import BenchmarkError
+
+LATENCIES = ("ttft", "tpot", "itl", "e2el")
+
+# The numbers a run is compared by: the task's summary, the registry tags (`bench_<key>`), the
+# flow's log line and the markdown report all take exactly these (JSON keys, read via `flat()`).
+HEADLINE_METRICS = ("completed", "failed", "request_throughput", "output_throughput", "p99_ttft_ms",
+                    "median_ttft_ms", "median_tpot_ms", "median_e2el_ms", "quality")
+
+# The Prefect table artifact shows more on purpose (it is for reading one run, the headline is for
+# comparing runs): the headline plus duration, total throughput, goodput and every latency's mean/p99.
+TABLE_METRICS = tuple(dict.fromkeys(
+    HEADLINE_METRICS + ("duration", "total_token_throughput", "request_goodput")
+    + tuple(f"{stat}_{name}_ms" for name in LATENCIES for stat in ("mean", "p99"))))
+
+
+def _key(f: Any) -> str:
+    return f.metadata.get("key", f.name)
+
+
+def pct_key(p: float) -> str:
+    """50.0 -> "p50", 99.9 -> "p99.9" (vLLM's spelling)."""
+    return f"p{int(p)}" if float(p).is_integer() else f"p{p}"
+
+
+def _need(d: dict[str, Any], key: str) -> Any:
+    try:
+        return d[key]
+    except KeyError:
+        raise BenchmarkError(f"benchmark result has no {key!r}; is it a result JSON written by `mlops bench` "
+                             "or the benchmark task?") from None
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """One latency's distribution in ms; `percentiles_ms` is ((p, value), ...) ascending, as in vLLM."""
+
+    mean_ms: float
+    median_ms: float
+    std_ms: float
+    percentiles_ms: tuple[tuple[float, float], ...]
+
+    def percentile_ms(self, p: float) -> float:
+        for q, value in self.percentiles_ms:
+            if q == p:
+                return value
+        raise KeyError(f"percentile {p} was not computed; have {[q for q, _ in self.percentiles_ms]}")
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99.0)
+
+    def to_dict(self, name: str) -> dict[str, float]:
+        out = {f"mean_{name}_ms": self.mean_ms, f"median_{name}_ms": self.median_ms, f"std_{name}_ms": self.std_ms}
+        out.update({f"{pct_key(p)}_{name}_ms": v for p, v in self.percentiles_ms})
+        return out
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> LatencyStats:
+        pattern = re.compile(rf"^p(\d+(?:\.\d+)?)_{name}_ms$")
+        pcts = sorted((float(m.group(1)), float(v)) for k, v in d.items() if (m := pattern.match(k)))
+        return cls(_need(d, f"mean_{name}_ms"), _need(d, f"median_{name}_ms"), _need(d, f"std_{name}_ms"),
+                   tuple(pcts))
+
+
+@dataclass(frozen=True)
+class Goodput:
+    """Requests meeting every SLO (ms) of `slos_ms` (names: ttft, tpot, e2el)."""
+
+    slos_ms: dict[str, float]
+    good_requests: int
+    good_requests_per_s: float = field(metadata={"key": "request_goodput"})
+    good_fraction: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {_key(f): getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Goodput:
+        return cls(**{f.name: _need(d, _key(f)) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class BenchmarkMetrics:
+    """Aggregates as `vllm bench serve` defines them (see metrics.py); field order is JSON order."""
+
+    completed: int
+    failed: int
+    success_rate: float
+    duration_s: float = field(metadata={"key": "duration"})
+    total_input_tokens: int
+    total_output_tokens: int
+    requests_per_s: float = field(metadata={"key": "request_throughput"})
+    output_tokens_per_s: float = field(metadata={"key": "output_throughput"})
+    total_tokens_per_s: float = field(metadata={"key": "total_token_throughput"})
+    ttft: LatencyStats
+    tpot: LatencyStats
+    itl: LatencyStats
+    e2el: LatencyStats
+    send_lag_mean_ms: float
+    send_lag_p50_ms: float
+    send_lag_p99_ms: float
+    send_lag_max_ms: float
+    good_requests_per_s: float | None = field(metadata={"key": "request_goodput"})
+    goodput: Goodput | None
+
+    def latency(self, name: str) -> LatencyStats:
+        if name not in LATENCIES:
+            raise KeyError(f"no latency {name!r}; one of {LATENCIES}")
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, LatencyStats):
+                out.update(value.to_dict(f.name))
+            else:
+                out[_key(f)] = value.to_dict() if isinstance(value, Goodput) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchmarkMetrics:
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in LATENCIES:
+                kw[f.name] = LatencyStats.from_dict(f.name, d)
+            elif f.name == "goodput":
+                kw[f.name] = Goodput.from_dict(d["goodput"]) if d.get("goodput") else None
+            else:
+                kw[f.name] = _need(d, _key(f))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the result JSON lists it under `requests` (failed ones too: failures are data)."""
+
+    request_id: str
+    success: bool
+    status: int | None
+    error: str | None
+    planned_s: float
+    send_lag_ms: float
+    ttft_ms: float | None
+    e2el_ms: float | None
+    tpot_ms: float | None
+    prompt_tokens: int | None
+    output_tokens: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """A whole run: what was asked (load shape), the aggregates, per-request samples, quality.
+
+    `to_dict()` is the result JSON (key order included); `from_dict()` reads one back.
+    """
+
+    date: str
+    benchmark_run_id: str
+    backend: str
+    base_url: str
+    model_id: str
+    num_prompts: int
+    request_rate_per_s: float = field(metadata={"key": "request_rate"})  # JSON: "inf" for all at once
+    burstiness: float
+    max_concurrency: int | None
+    max_tokens: int
+    seed: int
+    metrics: BenchmarkMetrics
+    input_lens: tuple[int | None, ...]
+    output_lens: tuple[int | None, ...]
+    ttfts: tuple[float, ...]          # seconds, as vLLM's save-result writes them
+    itls: tuple[tuple[float, ...], ...]
+    errors: tuple[str, ...]
+    quality: float | None
+    requests: tuple[RequestRecord, ...]
+    quality_examples: int | None = None
+    quality_eval_path: str | None = None
+
+    def flat(self) -> dict[str, Any]:
+        """The scalar values by their JSON key (what the headline and the table read)."""
+        return {k: v for k, v in self.to_dict().items() if not isinstance(v, (list, dict))}
+
+    def headline(self) -> dict[str, Any]:
+        flat = self.flat()
+        return {k: flat[k] for k in HEADLINE_METRICS}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "metrics":
+                out.update(value.to_dict())
+            elif f.name == "request_rate_per_s":
+                out[_key(f)] = "inf" if value == float("inf") else value
+            elif f.name == "itls":
+                out[f.name] = [list(x) for x in value]
+            elif f.name == "requests":
+                out[f.name] = [r.to_dict() for r in value]
+            elif f.name in ("quality_examples", "quality_eval_path"):
+                if value is not None:  # present only when quality was measured
+                    out[f.name] = value
+            else:
+                out[_key(f)] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchmarkResult:
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "metrics":
+                kw[f.name] = BenchmarkMetrics.from_dict(d)
+            elif f.name == "request_rate_per_s":
+                kw[f.name] = float(_need(d, "request_rate"))
+            elif f.name == "itls":
+                kw[f.name] = tuple(tuple(x) for x in _need(d, "itls"))
+            elif f.name == "requests":
+                kw[f.name] = tuple(RequestRecord(**r) for r in _need(d, "requests"))
+            elif f.name in ("quality_examples", "quality_eval_path"):
+                kw[f.name] = d.get(f.name)
+            else:
+                value = _need(d, _key(f))
+                kw[f.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**kw)
+
+
+def write_result(result: BenchmarkResult, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    return path
+
+
+def read_result(path: Path) -> BenchmarkResult:
+    """A result JSON back as the typed value; a file that is not one is named, not a traceback."""
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise BenchmarkError(f"cannot read benchmark result {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BenchmarkError(f"benchmark result {path} is not a JSON object")
+    try:
+        return BenchmarkResult.from_dict(data)
+    except (BenchmarkError, TypeError, ValueError) as exc:
+        raise BenchmarkError(f"{path}: {exc}") from exc
