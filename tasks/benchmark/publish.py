@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.benchmark.results import HEADLINE_METRICS, TABLE_METRICS, BenchmarkResult
+from tasks.benchmark.results import TABLE_METRICS, BenchmarkResult
 
 
 def publish_report(summary: dict[str, Any], decision: dict[str, Any] | None, model_ref: str | None,
