@@ -14,7 +14,7 @@ Semantics we keep on purpose (so a query that works here works in Grafana, and v
 - Windows are left-open: a point at t covers (t - range, t]. An instant query is one point at
   `end`; a range query has points at start, start+step, ... <= end (Loki's query_range).
 
-How a query flows (docs/_architecture_logql.md has the picture): `parse` (parser.py) gives an
+How a query flows (docs/architecture.md, "The LogQL engine", has the picture): `parse` (parser.py) gives an
 AST (ast.py); `evaluate` below finds the files (source.py) and walks the AST with `Evaluator`:
 range aggregations (range_agg.py) compile their log query into a Pipeline (pipeline.py, stages
 in stages.py, or the fused extractor in fused.py) fed by the one file reader (scan.py); vector

@@ -3,7 +3,7 @@
 Run after editing: python deployments/observability/grafana/generate_dashboards.py
 Every LogQL expression here is evaluated by tests/integration/test_observability_configs.py
 with `mlops logs query` against logs written by the typed loggers, and every field it names
-must exist in logging_lib/schemas.py.
+must be declared in logging_lib/events.py (the schemas in logging_lib/schemas.py derive from it).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ API_RESP = _sel("api", "api_response")
 API_REQ = _sel("api", "api_request")
 
 DASHBOARDS: dict[str, tuple[str, list[dict]]] = {
-    # Training lines carry the MLflow run id as `mlflow_run_id` (bound by tasks/training/run.py):
+    # Training lines carry the MLflow run id as `mlflow_run_id` (bound by tasks/training/mlflow_run.py):
     # "by run" panels group by it, one series per run.
     "mlops-training": ("MLOps / Training", [
         ts("Training loss by run", [(f"last_over_time({TRAIN_STEP} | unwrap loss [1m]) by (mlflow_run_id)",
