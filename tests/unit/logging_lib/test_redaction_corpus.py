@@ -203,10 +203,10 @@ def test_ids_we_log_are_kept_whatever_their_shape(tmp_path):
 
 
 def test_gateway_redaction_function_is_the_loggers():
-    """The gateway logs request paths through APILogger (read tasks/gateway/app.py); headers and
-    bodies it never logs. The same `redact_text` masks a hostile path."""
-    src = (Path(__file__).resolve().parents[3] / "tasks" / "gateway" / "app.py").read_text()
-    assert "gw.api.log_request(rid, method, path" in src
+    """The gateway logs request paths through APILogger (read tasks/gateway/middleware.py); headers
+    and bodies it never logs. The same `redact_text` masks a hostile path."""
+    src = (Path(__file__).resolve().parents[3] / "tasks" / "gateway" / "middleware.py").read_text()
+    assert "gw.api.log_request(ex.rid, ex.method, ex.path" in src
     for _, text, secret in SECRETS:
         assert secret not in redact_text("/v1/" + text)
 
