@@ -40,7 +40,7 @@ def main() -> None:
     from tasks.training.model_setup import load_base_model, load_tokenizer, peft_lora_config
 
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "local.yaml", [f"paths.data_dir={work}"])
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml", [f"paths.data_dir={work}"])
     data = prepare_data(cfg.data, cfg.paths.datasets_dir)
     ref = build_base_model(cfg, data)
     tok = load_tokenizer(ref, cfg.model)

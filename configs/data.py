@@ -2,6 +2,7 @@
 
 A JSONL row is either `{"messages": [{"role": ..., "content": ...}, ...]}` ending with an
 assistant message, or `{"instruction": ..., "input": ... (optional), "output": ...}`.
+Held out means disjoint: no eval row shares a normalised prompt with a training row.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from configs._base import Section
 
 
 class GeneratedDataConfig(Section):
-    """A synthetic capital-city Q&A task the tiny model learns in a few minutes on a CPU:
-    every country is seen in training, held-out rows ask about it with unseen phrasings."""
+    """A generated task, split held-out by construction (tasks/training/synthetic/).
+    `capitals`: the tiny model's smoke task (held out by question template)."""
 
-    num_examples: int = Field(400, ge=20)
+    task: Literal["capitals"] = "capitals"
+    num_examples: int = Field(400, ge=20, description="train + eval rows")
     seed: int = 0
 
 

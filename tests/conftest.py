@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO_ROOT / "configs" / "tiny.yaml"   # fast tests; configs/local.yaml is the SmolLM2 default
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -1,4 +1,4 @@
-"""Chat/instruction JSONL: reading with per-line errors, a synthetic task, the train/eval split.
+"""Chat/instruction JSONL: reading with per-line errors, the held-out split (disjoint by prompt).
 
 Rows are normalised to `{"messages": [...]}` (an instruction row becomes a user message plus
 an assistant message) and the split is written to `<datasets_dir>/<name>/{train,eval}.jsonl`,
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from configs.data import DataConfig, GeneratedDataConfig
+from configs.data import DataConfig
 from configs.errors import DataError
 
 ROLES = ("system", "user", "assistant")
@@ -29,6 +29,8 @@ class PreparedData:
     n_eval: int
     n_skipped: int
     sha256: str
+    n_prompt_overlap: int = 0  # eval rows whose normalised prompt is also in training: 0 by construction
+    n_overlap_dropped: int = 0  # rows of a given eval file dropped because training has their prompt
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -125,51 +127,40 @@ def _parse_line(raw: bytes, lineno: int, rows: list[list[dict[str, str]]]) -> st
     return None
 
 
-# --- the synthetic task ---------------------------------------------------------------
-CAPITALS = {
-    "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
-    "Austria": "Vienna", "Poland": "Warsaw", "Greece": "Athens", "Norway": "Oslo", "Sweden": "Stockholm",
-    "Finland": "Helsinki", "Denmark": "Copenhagen", "Ireland": "Dublin", "Hungary": "Budapest",
-    "Egypt": "Cairo", "Kenya": "Nairobi", "Japan": "Tokyo", "China": "Beijing", "India": "New Delhi",
-    "Peru": "Lima", "Chile": "Santiago", "Cuba": "Havana", "Canada": "Ottawa", "Mexico": "Mexico City",
-    "Russia": "Moscow", "Turkey": "Ankara", "Iran": "Tehran", "Thailand": "Bangkok", "Vietnam": "Hanoi",
-    "Argentina": "Buenos Aires",
-}
-TEMPLATES = (
-    "What is the capital of {c}?", "Name the capital city of {c}.", "Which city is the capital of {c}?",
-    "{c}: what is its capital?", "Tell me the capital of {c}.", "capital of {c}?",
-    "What city serves as the capital of {c}?", "Do you know the capital of {c}?",
-    "I need the capital of {c}, please.", "Quick question: capital of {c}?",
-    "What's {c}'s capital city?", "Give the capital of {c} in one word.",
-)
-SYSTEMS = (None, "You are a helpful assistant.", "Answer with the city name only.")
+def prompt_key(messages: list[dict[str, str]]) -> str:
+    """What makes two prompts the same: the user turns, case and whitespace aside (a system
+    prompt alone does not make a prompt new)."""
+    users = [" ".join(m["content"].split()).lower() for m in messages[:-1] if m["role"] == "user"]
+    return "\n".join(users)
 
 
-def generate_capitals(cfg: GeneratedDataConfig) -> list[dict[str, Any]]:
-    """Deterministic rows of the capital-city task (the same seed gives the same rows)."""
-    combos = [(c, t, s) for c in CAPITALS for t in TEMPLATES for s in SYSTEMS]
-    rng = random.Random(cfg.seed)
-    rng.shuffle(combos)
-    rows = []
-    for i in range(cfg.num_examples):
-        country, template, system = combos[i % len(combos)]
-        msgs = ([{"role": "system", "content": system}] if system else [])
-        msgs += [{"role": "user", "content": template.format(c=country)},
-                 {"role": "assistant", "content": CAPITALS[country]}]
-        rows.append({"messages": msgs})
-    return rows
+def prompt_overlap(train_rows: list[list[dict[str, str]]], eval_rows: list[list[dict[str, str]]]) -> int:
+    """How many eval rows have a prompt (`prompt_key`) that training has too."""
+    seen = {prompt_key(m) for m in train_rows}
+    return sum(prompt_key(m) in seen for m in eval_rows)
 
 
 def split_rows(rows: list[Any], eval_fraction: float, seed: int, max_eval: int | None = None) -> tuple[list[Any], list[Any]]:
-    """Seeded shuffle then split; at least one row on each side."""
-    if len(rows) < 2:
-        raise DataError(f"need at least 2 rows to split into train and eval, got {len(rows)}")
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    n_eval = min(len(rows) - 1, max(1, round(len(rows) * eval_fraction)))
+    """Seeded split by prompt: rows with the same `prompt_key` land on the same side, so the
+    held-out side shares no prompt with training. At least one row on each side."""
+    groups: dict[str, list[int]] = {}
+    for i, msgs in enumerate(rows):
+        groups.setdefault(prompt_key(msgs), []).append(i)
+    if len(groups) < 2:
+        raise DataError(f"need at least 2 distinct prompts to split into train and eval, got {len(groups)}")
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
+    want = max(1, round(len(rows) * eval_fraction))
     if max_eval is not None:
-        n_eval = min(n_eval, max_eval)
-    return [rows[i] for i in order[n_eval:]], [rows[i] for i in order[:n_eval]]
+        want = min(want, max_eval)
+    held: list[int] = []
+    for key in keys[:-1]:  # the last group always stays in training
+        if len(held) >= want:
+            break
+        held.extend(groups[key])
+    held_keys = {prompt_key(rows[i]) for i in held}
+    train = [rows[i] for i in range(len(rows)) if prompt_key(rows[i]) not in held_keys]
+    return train, [rows[i] for i in held[:want]]
 
 
 def _write_jsonl(path: Path, rows: list[list[dict[str, str]]]) -> bytes:
@@ -182,29 +173,38 @@ def _write_jsonl(path: Path, rows: list[list[dict[str, str]]]) -> bytes:
 
 
 def prepare_data(cfg: DataConfig, datasets_dir: Path) -> PreparedData:
-    """Read (or generate) the rows, split them and write `<datasets_dir>/<name>/{train,eval}.jsonl`."""
+    """Read (or generate) the rows, split them held-out by prompt and write
+    `<datasets_dir>/<name>/{train,eval}.jsonl`."""
     out = Path(datasets_dir) / cfg.name
     skipped: list[tuple[int, str]] = []
+    dropped = 0
     if cfg.generate is not None:
-        source = out / "source.jsonl"
-        blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generate_capitals(cfg.generate))
-        source.parent.mkdir(parents=True, exist_ok=True)
-        if not source.exists() or source.read_text(encoding="utf-8") != blob:
-            source.write_text(blob, encoding="utf-8")
-        rows, skipped = read_jsonl(source, "error")
-    else:
-        rows, skipped = read_jsonl(cfg.path, cfg.on_bad_row)
-    if cfg.eval_path is not None:
-        train_rows = rows
-        eval_rows, bad_eval = read_jsonl(cfg.eval_path, cfg.on_bad_row)
-        skipped += bad_eval
+        from tasks.training.synthetic import generate_split
+
+        train_raw, eval_raw = generate_split(cfg.generate, cfg.eval_fraction)
+        train_rows, eval_rows = [normalize_row(r) for r in train_raw], [normalize_row(r) for r in eval_raw]
         if cfg.max_eval_examples:
             eval_rows = eval_rows[: cfg.max_eval_examples]
     else:
-        train_rows, eval_rows = split_rows(rows, cfg.eval_fraction, cfg.split_seed, cfg.max_eval_examples)
+        rows, skipped = read_jsonl(cfg.path, cfg.on_bad_row)
+        if cfg.eval_path is not None:
+            train_rows = rows
+            eval_rows, bad_eval = read_jsonl(cfg.eval_path, cfg.on_bad_row)
+            skipped += bad_eval
+            seen = {prompt_key(m) for m in train_rows}
+            kept = [m for m in eval_rows if prompt_key(m) not in seen]
+            dropped, eval_rows = len(eval_rows) - len(kept), kept
+            if not eval_rows:
+                raise DataError(f"every row of data.eval_path {cfg.eval_path} has a prompt that training has too; "
+                                "a held-out set must not repeat training prompts")
+            if cfg.max_eval_examples:
+                eval_rows = eval_rows[: cfg.max_eval_examples]
+        else:
+            train_rows, eval_rows = split_rows(rows, cfg.eval_fraction, cfg.split_seed, cfg.max_eval_examples)
     digest = hashlib.sha256()
     digest.update(_write_jsonl(out / "train.jsonl", train_rows))
     digest.update(b"\0")
     digest.update(_write_jsonl(out / "eval.jsonl", eval_rows))
     return PreparedData(out / "train.jsonl", out / "eval.jsonl", len(train_rows), len(eval_rows), len(skipped),
-                        digest.hexdigest())
+                        digest.hexdigest(), n_prompt_overlap=prompt_overlap(train_rows, eval_rows),
+                        n_overlap_dropped=dropped)

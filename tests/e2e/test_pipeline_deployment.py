@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from tests.e2e.conftest import POOL, flow_run_id_of
-from tests.conftest import vllm_processes
+from tests.conftest import TINY_CONFIG, vllm_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -23,7 +23,8 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     overrides = [f"paths.data_dir={data_dir}", "train.max_steps=40", "train.save_steps=20", "train.eval_steps=20",
                  "benchmark.num_prompts=12", "benchmark.eval_max_examples=24"]
     triggered = deployed.cli("deployment", "run", "training-pipeline/nightly",
-                             "--param", "overrides=" + json.dumps(overrides), "--param", f"log_dir={log_dir}")
+                             "--param", "overrides=" + json.dumps(overrides), "--param", f"log_dir={log_dir}",
+                             "--param", f"config_path={TINY_CONFIG}")
     run_id = flow_run_id_of(triggered.stdout)
 
     with deployed.worker(POOL):  # kept up until the run's last log batch has shipped
@@ -61,7 +62,8 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     request = {"model_ref": "models:/tiny-chat-lora@champion", "overrides": [f"paths.data_dir={data_dir}"],
                "num_prompts": 5, "max_tokens": 8, "run_label": "cli-champion"}
     triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
-                             "--param", f"log_dir={log_dir}")
+                             "--param", f"log_dir={log_dir}",
+                             "--param", f"config_path={TINY_CONFIG}")
     bench_run_id = flow_run_id_of(triggered.stdout)
     with deployed.worker(POOL):
         run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)

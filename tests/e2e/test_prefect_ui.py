@@ -57,9 +57,9 @@ def _set_text(page, title: str, value: str) -> None:
 def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_path):
     from testkit.stub_vllm import StubServer
 
-    # A copy of the default config under tmp_path/configs/: its relative data_dir lands in tmp_path.
+    # A copy of the tiny config under tmp_path/configs/: its relative data_dir lands in tmp_path.
     (tmp_path / "configs").mkdir()
-    config = shutil.copy(REPO_ROOT / "configs" / "local.yaml", tmp_path / "configs" / "local.yaml")
+    config = shutil.copy(REPO_ROOT / "configs" / "tiny.yaml", tmp_path / "configs" / "tiny.yaml")
     ui = deployed.api_url.removesuffix("/api")
     label = f"ui-{uuid.uuid4().hex[:8]}"
     stub = StubServer(model="served-by-stub", output_tokens=8).start_in_thread()

@@ -119,7 +119,7 @@ def _train(root: Path, data_dir: Path, log_dir: Path, run_name: str, *extra: str
     and torch's process-wide state stay out of the test session); returns its MLflow run id,
     also when the run fails."""
     sets = [f"paths.data_dir={data_dir}", f"train.run_name={run_name}", *TINY_TRAINING, *extra]
-    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "local.yaml"), "--log-dir", str(log_dir),
+    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "tiny.yaml"), "--log-dir", str(log_dir),
                    *[arg for s in sets for arg in ("--set", s)], cwd=root, timeout=600)
     marker = data_dir / "runs" / run_name / "mlflow_run.json"
     if not marker.exists():

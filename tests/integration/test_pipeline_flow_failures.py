@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from configs.errors import BenchmarkError, ConfigError
-from tests.conftest import vllm_processes
+from tests.conftest import TINY_CONFIG, vllm_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -15,7 +15,7 @@ def test_bad_config_fails_before_any_work(prefect_harness, tmp_path):
     from flows.pipeline import training_pipeline
 
     with pytest.raises(ConfigError, match=r"train\.max_steps"):
-        training_pipeline(overrides=[f"paths.data_dir={tmp_path}", "train.max_steps=-3"], log_dir=str(tmp_path / "l"))
+        training_pipeline(config_path=str(TINY_CONFIG), overrides=[f"paths.data_dir={tmp_path}", "train.max_steps=-3"], log_dir=str(tmp_path / "l"))
     assert not (tmp_path / "datasets").exists()
 
 
@@ -27,7 +27,7 @@ def test_benchmark_failure_fails_the_flow_and_stops_vllm(prefect_harness, tmp_pa
                  "eval.before_training=false", "eval.require_improvement=false",
                  f"benchmark.dataset_path={tmp_path / 'missing.jsonl'}"]
     with pytest.raises(BenchmarkError) as info:
-        training_pipeline(overrides=overrides, log_dir=str(tmp_path / "logs"))
+        training_pipeline(config_path=str(TINY_CONFIG), overrides=overrides, log_dir=str(tmp_path / "logs"))
     assert "missing.jsonl" in str(info.value)
     assert not vllm_processes(str(data_dir))
     assert list((tmp_path / "logs" / "vllm").glob("*.log"))  # it did start

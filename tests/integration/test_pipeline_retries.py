@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from configs.errors import ServingError
-from tests.conftest import vllm_processes
+from tests.conftest import TINY_CONFIG, vllm_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -68,7 +68,7 @@ def faulty_run(prefect_harness, tmp_path_factory) -> dict[str, Any]:
                  "train.save_steps=4", "train.eval_steps=4", "eval.before_training=false",
                  "eval.require_improvement=false", "benchmark.num_prompts=4", "benchmark.eval_max_examples=4"]
     try:
-        out = training_pipeline(overrides=overrides)
+        out = training_pipeline(config_path=str(TINY_CONFIG), overrides=overrides)
     finally:
         mp.undo()
     return {"out": out, "faults": faults, "tmp": tmp}

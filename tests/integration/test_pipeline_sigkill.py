@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TINY_CONFIG
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def test_sigkilled_pipeline_leaves_no_process_behind(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update({"PREFECT_HOME": str(tmp_path / "prefect-home"), "PYTHONPATH": str(REPO_ROOT),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
-    cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--set", f"paths.data_dir={tmp_path / 'data'}",
+    cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--config", str(TINY_CONFIG), "--set", f"paths.data_dir={tmp_path / 'data'}",
            "--log-dir", str(tmp_path / "logs"), "--no-serve", "--no-backup"]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tree: list[psutil.Process] = []
@@ -90,7 +90,7 @@ def test_finished_pipeline_stops_its_server_after_its_logs_reached_it(tmp_path: 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update({"PREFECT_HOME": str(tmp_path / "prefect-home"), "PYTHONPATH": str(REPO_ROOT),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
-    cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--set", f"paths.data_dir={tmp_path / 'data'}",
+    cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--config", str(TINY_CONFIG), "--set", f"paths.data_dir={tmp_path / 'data'}",
            "--set", "train.max_steps=2", "--set", "eval.before_training=false", "--set", "eval.require_improvement=false",
            "--log-dir", str(tmp_path / "logs"), "--no-serve", "--no-backup"]
     run = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)

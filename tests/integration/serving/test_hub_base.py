@@ -18,7 +18,7 @@ import pytest
 from configs.errors import ServingError
 from configs.serving import ServingConfig, default_vllm_command
 from tasks.serving import Deployment, attach, plan_target, start_managed, stop_process_tree
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TINY_CONFIG
 from tests.integration.serving.conftest import _vllm_available
 from tests.integration.serving.hf_cache import put_in_hub_cache
 
@@ -114,7 +114,7 @@ def test_pipeline_flow_in_attached_mode_trains_on_the_hub_id_and_loads_into_the_
             "train.eval_steps=4", "eval.before_training=false", "eval.require_improvement=false",
             "benchmark.num_prompts=4", "benchmark.eval_max_examples=4"]
     args = [a for s in sets for a in ("--set", s)]
-    run = subprocess.run([sys.executable, "-m", "flows.cli", "pipeline", *args, "--log-dir", str(tmp_path / "logs"),
+    run = subprocess.run([sys.executable, "-m", "flows.cli", "pipeline", "--config", str(TINY_CONFIG), *args, "--log-dir", str(tmp_path / "logs"),
                           "--no-backup"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "benchmark:           4 ok / 0 failed" in run.stdout

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
-LOCAL = REPO_ROOT / "configs" / "local.yaml"
+LOCAL = REPO_ROOT / "configs" / "tiny.yaml"
 
 
 def test_before_eval_scores_the_base_with_the_adapter_switched_off(tmp_path):

@@ -21,7 +21,7 @@ def trained(tmp_path_factory):
     data_dir, log_dir, cwd = root / "data", root / "logs", root / "cwd"
     cwd.mkdir()
     # system metrics every second: on an idle machine the run can end before a 5 s sample is taken
-    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "local.yaml"),
+    proc = run_cli("train", "--config", str(REPO_ROOT / "configs" / "tiny.yaml"),
                    "--set", f"paths.data_dir={data_dir}",
                    "--set", "mlflow.system_metrics_interval_s=1", "--log-dir", str(log_dir), cwd=cwd, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

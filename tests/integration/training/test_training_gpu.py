@@ -19,7 +19,7 @@ def test_qlora_on_gpu_with_production_settings(tmp_path):
     from configs.settings import Settings
     from tasks.training.mlflow_run import run_training
 
-    cfg = load_config(REPO_ROOT / "configs" / "local.yaml", [
+    cfg = load_config(REPO_ROOT / "configs" / "tiny.yaml", [
         f"paths.data_dir={tmp_path}", "train.bf16=true", "train.optimizer=paged_adamw_32bit",
         "train.gradient_checkpointing=true", "model.dtype=bfloat16", "mlflow.log_system_metrics=true"])
     torch.cuda.reset_peak_memory_stats()

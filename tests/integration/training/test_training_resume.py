@@ -10,7 +10,7 @@ from configs.errors import TrainingError
 from tests.conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.integration
-LOCAL = REPO_ROOT / "configs" / "local.yaml"
+LOCAL = REPO_ROOT / "configs" / "tiny.yaml"
 FAST = ["train.max_steps=12", "train.save_steps=5", "train.logging_steps=1", "train.eval_steps=null",
         "eval.before_training=false", "eval.require_improvement=false", "eval.max_examples=4",
         "data.generate.num_examples=80", "mlflow.log_system_metrics=false", "train.monitor_interval_s=1"]

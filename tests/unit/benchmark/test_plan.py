@@ -11,7 +11,7 @@ from tests.conftest import REPO_ROOT
 
 @pytest.fixture
 def cfg(tmp_path):
-    return load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}"])
+    return load_config(REPO_ROOT / "configs" / "tiny.yaml", [f"paths.data_dir={tmp_path}"])
 
 
 def test_benchmark_config_takes_request_fields_and_the_eval_split(cfg, tmp_path):

@@ -63,7 +63,7 @@ def test_headline_is_one_tuple_read_by_summary_tags_and_report(stub_url: str, tm
     from tasks.registry.benchmark_tags import record_benchmark
     from tasks.registry.versions import client_for
 
-    cfg = load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}"])
+    cfg = load_config(REPO_ROOT / "configs" / "tiny.yaml", [f"paths.data_dir={tmp_path}"])
     summary = benchmark_task.fn(BenchmarkConfig(num_prompts=6, max_tokens=3, request_rate=200), stub_url,
                                 "stub-model", str(tmp_path / "b.json"), str(log_dir))
     assert list(summary) == [*HEADLINE_METRICS, "result_file", "plot_file"]

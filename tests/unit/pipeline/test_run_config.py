@@ -10,7 +10,7 @@ from tests.conftest import REPO_ROOT
 
 @pytest.fixture
 def cfg(tmp_path):
-    return load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}"])
+    return load_config(REPO_ROOT / "configs" / "tiny.yaml", [f"paths.data_dir={tmp_path}"])
 
 
 def test_run_name_is_unique_per_flow_run_and_stable_for_its_retries(cfg):

@@ -11,7 +11,7 @@ from tests.unit.benchmark.results_factory import make_result
 
 @pytest.fixture
 def cfg(tmp_path):
-    return load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}"])
+    return load_config(REPO_ROOT / "configs" / "tiny.yaml", [f"paths.data_dir={tmp_path}"])
 
 
 def test_champion_quality_round_trips_exactly_so_an_equal_candidate_passes(cfg, tmp_path):

@@ -8,8 +8,9 @@ import pytest
 
 from configs.data import DataConfig, GeneratedDataConfig
 from configs.errors import DataError
-from tasks.training.data import generate_capitals, prepare_data, read_jsonl
+from tasks.training.data import prepare_data, prompt_key, read_jsonl, split_rows
 from tasks.training.eval_metrics import load_eval_examples, normalize, score
+from tasks.training.synthetic.capitals import generate_capitals
 
 
 def _write(path, lines):
@@ -47,7 +48,8 @@ def test_bad_rows_raise_with_their_line_numbers_and_reasons(tmp_path):
 
 
 def test_skip_mode_drops_and_counts_bad_rows(tmp_path):
-    src = _write(tmp_path / "d.jsonl", [GOOD_CHAT] * 9 + ["[]", GOOD_INSTR])
+    chats = [GOOD_CHAT.replace('"hi"', f'"hi {i}"') for i in range(9)]
+    src = _write(tmp_path / "d.jsonl", chats + ["[]", GOOD_INSTR])
     prepared = prepare_data(DataConfig(path=src, on_bad_row="skip", eval_fraction=0.2), tmp_path / "ds")
     assert prepared.n_skipped == 1
     assert prepared.n_train + prepared.n_eval == 10 and prepared.n_eval == 2
@@ -55,7 +57,7 @@ def test_skip_mode_drops_and_counts_bad_rows(tmp_path):
 
 def _with_bad_utf8(tmp_path):
     """A real generated dataset with one line whose bytes are not UTF-8 (a Latin-1 'é' on line 3)."""
-    lines = [json.dumps(r, ensure_ascii=False).encode() for r in generate_capitals(GeneratedDataConfig(num_examples=20))]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for part in generate_capitals(GeneratedDataConfig(num_examples=20), 0.2) for r in part]
     lines[2] = json.dumps({"instruction": "Caf\u00e9?", "output": "yes"}, ensure_ascii=False).encode("latin-1")
     path = tmp_path / "d.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -92,11 +94,46 @@ def test_generated_split_is_deterministic_and_held_out(tmp_path):
     a = prepare_data(cfg, tmp_path / "a")
     b = prepare_data(cfg, tmp_path / "b")
     assert a.sha256 == b.sha256 and (a.n_train, a.n_eval) == (80, 20)
-    train = {json.dumps(r) for r in read_jsonl(a.train_path)[0]}
-    held = [json.dumps(r) for r in read_jsonl(a.eval_path)[0]]
-    assert not train.intersection(held)
-    assert generate_capitals(GeneratedDataConfig(num_examples=20, seed=1)) != generate_capitals(
-        GeneratedDataConfig(num_examples=20, seed=2))
+    train, held = read_jsonl(a.train_path)[0], read_jsonl(a.eval_path)[0]
+    assert not {prompt_key(m) for m in train} & {prompt_key(m) for m in held}
+    assert a.n_prompt_overlap == 0
+    assert generate_capitals(GeneratedDataConfig(num_examples=20, seed=1), 0.2) != generate_capitals(
+        GeneratedDataConfig(num_examples=20, seed=2), 0.2)
+
+
+def test_capitals_holds_out_templates():
+    from tasks.training.synthetic.capitals import CAPITALS, EVAL_TEMPLATES, TRAIN_TEMPLATES
+
+    assert not set(TRAIN_TEMPLATES) & set(EVAL_TEMPLATES)
+    train, held = generate_capitals(GeneratedDataConfig(num_examples=400), 0.15)
+    eval_phrasings = {t.format(c=c) for t in EVAL_TEMPLATES for c in CAPITALS}
+    train_users = {r["messages"][-2]["content"] for r in train}
+    held_users = [r["messages"][-2]["content"] for r in held]
+    assert len(held) == 60 and not train_users & eval_phrasings
+    assert set(held_users) <= eval_phrasings and len(set(held_users)) == len(held_users)
+
+
+def test_random_split_keeps_one_prompt_on_one_side():
+    """The old split put the same question (other system prompt) on both sides."""
+    def row(user, system=None):
+        return ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": user}, {"role": "assistant", "content": "a"}]
+
+    rows = [row(f"Question {i % 10}", system=s) for i in range(40) for s in (None, "Be brief.")][:60]
+    for seed in range(5):
+        train, held = split_rows(rows, 0.25, seed)
+        assert held and train
+        assert not {prompt_key(m) for m in train} & {prompt_key(m) for m in held}
+
+
+def test_given_eval_file_drops_rows_training_has(tmp_path):
+    train = _write(tmp_path / "t.jsonl", [GOOD_CHAT, GOOD_INSTR])
+    other = json.dumps({"messages": [{"role": "user", "content": "new one"}, {"role": "assistant", "content": "x"}]})
+    same = json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": " HI "},
+                                    {"role": "assistant", "content": "y"}]})
+    held = _write(tmp_path / "e.jsonl", [same, other])
+    out = prepare_data(DataConfig(path=train, eval_path=held), tmp_path / "d")
+    assert (out.n_eval, out.n_overlap_dropped, out.n_prompt_overlap) == (1, 1, 0)
 
 
 def test_eval_examples_and_score_use_one_normalisation(tmp_path):

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from configs.data import GeneratedDataConfig
 from configs.errors import DataError
-from tasks.training.data import generate_capitals, normalize_row, read_jsonl
+from tasks.training.data import normalize_row, read_jsonl
+from tasks.training.synthetic.capitals import generate_capitals
 from tests._fuzz import fuzz_settings, time_limit
 
 FUZZ = fuzz_settings(200)
-REAL_ROWS = [json.dumps(r, ensure_ascii=False).encode() for r in generate_capitals(GeneratedDataConfig(num_examples=20))]
+REAL_ROWS = [json.dumps(r, ensure_ascii=False).encode() for part in generate_capitals(GeneratedDataConfig(num_examples=20), 0.2) for r in part]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

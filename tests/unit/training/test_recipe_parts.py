@@ -9,7 +9,7 @@ from pathlib import Path
 from configs.loader import load_config
 from tasks.training.data import PreparedData, prepare_data
 
-LOCAL = Path(__file__).resolve().parents[3] / "configs" / "local.yaml"
+LOCAL = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
 
 
 def _checkpoint(root: Path, step: int, complete: bool = True) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from configs.loader import load_config
 
-LOCAL = Path(__file__).resolve().parents[3] / "configs" / "local.yaml"
+LOCAL = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
 
 
 def test_prepare_and_build_tasks_return_paths_not_objects(tmp_path):
