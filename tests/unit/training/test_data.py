@@ -143,3 +143,19 @@ def test_eval_examples_and_score_use_one_normalisation(tmp_path):
     assert score(["Hello!", "5"], ["hello", "4"]) == 0.5
     with pytest.raises(ValueError, match="pair up"):
         score(["a"], ["a", "b"])
+
+
+def test_json_references_are_scored_as_records():
+    from tasks.training.eval_metrics import score_item, score_items, summarize
+
+    ref = '{"customer": "Ana Ruiz", "quantity": 3, "total": 12.5}'
+    assert score_item('```json\n{"quantity": 3.0, "customer": "ana ruiz", "total": 12.50}\n```', ref) == {
+        "exact_match": True, "json_valid": True, "field_accuracy": 1.0}
+    partial = score_item('{"customer": "Ana Ruiz", "quantity": 4, "total": 12.5, "note": "x"}', ref)
+    assert partial["exact_match"] is False and partial["field_accuracy"] == 2 / 3
+    assert score_item("Sure! The customer is Ana.", ref) == {"exact_match": False, "json_valid": False,
+                                                             "field_accuracy": 0.0}
+    assert score_item('{"customer": "Ana Ruiz", "quantity": 3}', ref)["exact_match"] is False
+    items = score_items(["Paris", '{"customer": "Ana Ruiz", "quantity": 3, "total": 12.5}'], ["paris", ref])
+    assert summarize(items) == {"exact_match": 1.0, "json_valid": 1.0, "field_accuracy": 1.0}
+    assert summarize(score_items(["Paris"], ["Rome"])) == {"exact_match": 0.0}
