@@ -52,6 +52,9 @@ def pipeline(
         b = out["benchmark"]
         typer.echo(f"benchmark:           {b['completed']} ok / {b['failed']} failed, p99 TTFT {b['p99_ttft_ms']:.1f} ms, "
                    f"quality {'n/a' if b['quality'] is None else format(b['quality'], '.3f')}")
+        if b["base_quality"] is not None:
+            typer.echo(f"served exact match:  {b['base_quality']:.3f} (base) -> {b['quality']:.3f} (fine-tuned), "
+                       "same items through vLLM")
         typer.echo(f"benchmark report:    {out['report']}  (result {b['result_file']}, plot {b['plot_file']})")
         typer.echo(f"promotion:           {'champion' if out['promoted'] else 'stays candidate'}: {out['gate']['summary']}")
     if retention is not None:
