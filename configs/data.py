@@ -17,9 +17,11 @@ from configs._base import Section
 
 class GeneratedDataConfig(Section):
     """A generated task, split held-out by construction (tasks/training/synthetic/).
-    `capitals`: the tiny model's smoke task (held out by question template)."""
+    `capitals`: the tiny model's smoke task (held out by question template); `extraction`:
+    orders, tickets and invoices in free text -> JSON records (held out by template and by
+    every entity value), the embedded default's task."""
 
-    task: Literal["capitals"] = "capitals"
+    task: Literal["capitals", "extraction"] = "capitals"
     num_examples: int = Field(400, ge=20, description="train + eval rows")
     seed: int = 0
 
