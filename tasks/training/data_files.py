@@ -164,7 +164,8 @@ def _parquet_rows(path: Path) -> list[Any]:
             return [drop_nulls(row) for row in table.to_list()]
     except (pa.ArrowException, DatasetsError, OSError, ValueError, TypeError) as exc:
         cause = exc.__cause__ or exc
-        raise DataError(f"{path} cannot be read as Parquet ({type(cause).__name__}: {cause}); {fix}") from exc
+        why = " ".join(str(cause).split())
+        raise DataError(f"{path} cannot be read as Parquet ({type(cause).__name__}: {why}); {fix}") from exc
 
 
 @contextlib.contextmanager
