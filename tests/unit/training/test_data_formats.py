@@ -322,3 +322,18 @@ def test_a_parquet_sharegpt_file_is_prepared_and_encoded_for_training(tmp_path):
     for msgs, feat in zip(train, feats):
         answer = [t for t, lab in zip(feat["input_ids"], feat["labels"]) if lab != IGNORE_INDEX]
         assert tokenizer.decode(answer) == msgs[-1]["content"] + tokenizer.eos_token
+
+
+def test_the_documented_example_rows_read_as_documented(tmp_path):
+    """docs/training.md shows one example of each row kind; they must read, and mean the same."""
+    from tests.conftest import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "training.md").read_text()
+    section = doc[doc.index("\n## Data\n"):doc.index("\n## Config reference")]
+    block = section.split("```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "examples.jsonl"
+    path.write_text(block)
+    assert [next(iter(json.loads(line))) for line in block.splitlines()] == ["messages", "instruction", "conversations"]
+    rows, bad = read_rows(path)
+    assert bad == [] and rows[0] == rows[2]  # the chat and ShareGPT examples say the same
+    assert rows[1] == [{"role": "user", "content": f"{rows[0][0]['content']}\n\n{rows[0][1]['content']}"}, rows[0][2]]
