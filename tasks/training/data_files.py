@@ -42,6 +42,8 @@ def read_rows(path: Path, on_bad_row: str = "error") -> tuple[Rows, Bad]:
     if suffix not in SUFFIXES:
         raise DataError(f"dataset file {path}: unknown file type {suffix or '(no suffix)'!r}; "
                         f"use a file ending in {', '.join(SUFFIXES)}")
+    if path.is_dir():
+        raise DataError(f"dataset file {path} is a folder; data.path and data.eval_path name one file")
     if not path.is_file():
         raise DataError(f"dataset file {path} not found; data.path and data.eval_path must name an "
                         f"existing {', '.join(SUFFIXES)} file")

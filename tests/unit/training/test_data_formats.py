@@ -206,10 +206,13 @@ def test_unknown_suffix_names_the_accepted_ones(tmp_path, name):
         prepare_data(DataConfig(path=path), tmp_path / "ds")
 
 
-def test_a_missing_file_is_named(tmp_path):
+def test_a_missing_file_or_a_folder_is_named(tmp_path):
     for name in ("gone.parquet", "gone.json", "gone.jsonl"):
         with pytest.raises(DataError, match=rf"dataset file .*{name} not found"):
             read_rows(tmp_path / name)
+    (tmp_path / "shards.parquet").mkdir()
+    with pytest.raises(DataError, match=r"shards.parquet is a folder; data.path and data.eval_path name one file"):
+        read_rows(tmp_path / "shards.parquet")
 
 
 def _corrupt_parquets(tmp_path):
