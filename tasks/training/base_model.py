@@ -1,4 +1,5 @@
-"""The base model: a hub id / local folder as given, or a tiny random Llama built here.
+"""The base model: a hub id / local folder as given, a GGUF file converted once
+(`gguf_source.py`), or a tiny random Llama built here.
 
 A tiny model is a normal HF folder (config, safetensors, tokenizer with distinct bos/eos/pad
 and a chat template), deterministic for its config + seed + corpus, built once into
@@ -122,7 +123,11 @@ def base_model_ref(cfg: ModelConfig, built_dir: Path | None) -> str:
 
 def build_base_model(cfg: PipelineConfig, data: PreparedData) -> str:
     """The `from_pretrained` reference: the tiny model built (once) from the training rows, or
-    the configured hub id / folder."""
+    the configured hub id / folder, or the folder a GGUF file was converted to (once)."""
+    if cfg.model.gguf is not None:
+        from tasks.training.gguf_source import ensure_converted
+
+        return str(ensure_converted(cfg.model.gguf, cfg.paths.models_dir))
     if cfg.model.tiny is None:
         if cfg.model.is_local_path and not Path(cfg.model.name_or_path).is_dir():
             raise TrainingError(f"model.name_or_path {cfg.model.name_or_path} is not a folder")

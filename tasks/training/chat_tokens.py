@@ -16,7 +16,7 @@ from typing import Any
 from configs.errors import TrainingError
 
 IGNORE_INDEX = -100
-_PAD_CANDIDATES = ("<pad>", "<|finetune_right_pad_id|>", "<|reserved_special_token_0|>", "<unk>")
+_PAD_CANDIDATES = ("<pad>", "<|finetune_right_pad_id|>", "<|reserved_special_token_0|>", "<unk>", "<|endoftext|>")
 
 
 def ensure_pad_token(tokenizer: Any) -> None:

@@ -1,8 +1,9 @@
-"""Chat/instruction JSONL: reading with per-line errors, the held-out split (disjoint by prompt).
+"""The dataset a run trains and evaluates on: read, split held-out by prompt, written as JSONL.
 
-Rows are normalised to `{"messages": [...]}` (an instruction row becomes a user message plus
-an assistant message) and the split is written to `<datasets_dir>/<name>/{train,eval}.jsonl`,
-which is what training, evaluation and the benchmark read.
+Rows come from JSONL, JSON or Parquet (`data_files`), as chat, Alpaca or ShareGPT rows
+(`row_formats`), each normalised to `{"messages": [...]}`. The split is written to
+`<datasets_dir>/<name>/{train,eval}.jsonl`, which is all that training, evaluation and the
+benchmark read (through `read_jsonl`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 from configs.data import DataConfig
 from configs.errors import DataError
+from tasks.training.data_files import read_jsonl, read_rows
+from tasks.training.row_formats import ROLES, normalize_row
 
-ROLES = ("system", "user", "assistant")
-_MAX_LISTED = 20
+__all__ = ["ROLES", "PreparedData", "normalize_row", "prepare_data", "prompt_key", "prompt_overlap",
+           "read_jsonl", "read_rows", "split_rows"]
 
 
 @dataclass(frozen=True)
@@ -41,90 +44,6 @@ class PreparedData:
     def from_dict(cls, d: dict[str, Any]) -> PreparedData:
         """Back from `to_dict` (what the Prefect tasks pass between them)."""
         return cls(**{**d, "train_path": Path(d["train_path"]), "eval_path": Path(d["eval_path"])})
-
-
-def normalize_row(row: Any) -> list[dict[str, str]]:
-    """The row's messages, or ValueError saying what is wrong with it."""
-    if not isinstance(row, dict):
-        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-    if "messages" in row:
-        msgs = row["messages"]
-        if not isinstance(msgs, list) or not msgs:
-            raise ValueError("'messages' must be a non-empty list")
-        out = []
-        for i, m in enumerate(msgs):
-            if not isinstance(m, dict) or set(m) - {"role", "content"} or "role" not in m or "content" not in m:
-                raise ValueError(f"messages[{i}] must be an object with exactly 'role' and 'content'")
-            if m["role"] not in ROLES:
-                raise ValueError(f"messages[{i}].role is {m['role']!r}; expected one of {', '.join(ROLES)}")
-            if not isinstance(m["content"], str) or not m["content"].strip():
-                raise ValueError(f"messages[{i}].content must be a non-empty string")
-            out.append({"role": m["role"], "content": m["content"]})
-        if out[-1]["role"] != "assistant":
-            raise ValueError("the last message must be the assistant's answer (role 'assistant')")
-        if not any(m["role"] == "user" for m in out):
-            raise ValueError("there must be at least one 'user' message")
-        return out
-    if "instruction" in row or "output" in row:
-        extra = set(row) - {"instruction", "input", "output"}
-        if extra:
-            raise ValueError(f"unknown keys {sorted(extra)}; an instruction row has instruction, input, output")
-        for key in ("instruction", "output"):
-            if not isinstance(row.get(key), str) or not row[key].strip():
-                raise ValueError(f"'{key}' must be a non-empty string")
-        inp = row.get("input") or ""
-        if not isinstance(inp, str):
-            raise ValueError("'input' must be a string")
-        user = row["instruction"] + (f"\n\n{inp}" if inp.strip() else "")
-        return [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]
-    raise ValueError("expected 'messages' (chat) or 'instruction' + 'output' keys")
-
-
-def read_jsonl(path: Path, on_bad_row: str = "error") -> tuple[list[list[dict[str, str]]], list[tuple[int, str]]]:
-    """All rows of `path` as message lists, plus `(line_number, reason)` for skipped rows.
-
-    With `on_bad_row="error"` any bad row raises DataError listing the bad line numbers.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"dataset file {path} not found; set data.path to an existing JSONL file")
-    rows: list[list[dict[str, str]]] = []
-    bad: list[tuple[int, str]] = []
-    try:
-        with path.open("rb") as fh:  # bytes: a line that is not UTF-8 is one bad row, not the whole file
-            for lineno, raw in enumerate(fh, start=1):
-                why = _parse_line(raw, lineno, rows)
-                if why:
-                    bad.append((lineno, why))
-    except OSError as exc:
-        raise DataError(f"cannot read dataset file {path}: {exc}") from exc
-    if bad and on_bad_row == "error":
-        listed = "\n".join(f"  line {n}: {why}" for n, why in bad[:_MAX_LISTED])
-        more = f"\n  ... and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-        raise DataError(f"{path}: {len(bad)} bad row{'s' if len(bad) > 1 else ''} (fix them, or set "
-                        f"data.on_bad_row: skip to drop and count them):\n{listed}{more}")
-    if not rows:
-        raise DataError(f"{path}: no usable rows" + (f" ({len(bad)} skipped as bad)" if bad else ""))
-    return rows, bad
-
-
-def _parse_line(raw: bytes, lineno: int, rows: list[list[dict[str, str]]]) -> str | None:
-    """Append the row on this line to `rows`; return why it is bad instead, or None."""
-    try:
-        line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}); save the file as UTF-8"
-    if not line.strip():
-        return None
-    try:
-        rows.append(normalize_row(json.loads(line)))
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg} at column {exc.colno})"
-    except RecursionError:
-        return "JSON nested too deeply"
-    except ValueError as exc:  # includes integers too long to convert
-        return str(exc)
-    return None
 
 
 def prompt_key(messages: list[dict[str, str]]) -> str:
@@ -186,10 +105,10 @@ def prepare_data(cfg: DataConfig, datasets_dir: Path) -> PreparedData:
         if cfg.max_eval_examples:
             eval_rows = eval_rows[: cfg.max_eval_examples]
     else:
-        rows, skipped = read_jsonl(cfg.path, cfg.on_bad_row)
+        rows, skipped = read_rows(cfg.path, cfg.on_bad_row)
         if cfg.eval_path is not None:
             train_rows = rows
-            eval_rows, bad_eval = read_jsonl(cfg.eval_path, cfg.on_bad_row)
+            eval_rows, bad_eval = read_rows(cfg.eval_path, cfg.on_bad_row)
             skipped += bad_eval
             seen = {prompt_key(m) for m in train_rows}
             kept = [m for m in eval_rows if prompt_key(m) not in seen]

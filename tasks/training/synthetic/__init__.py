@@ -17,4 +17,8 @@ def generate_split(cfg: GeneratedDataConfig, eval_fraction: float) -> tuple[Rows
         from tasks.training.synthetic.capitals import generate_capitals
 
         return generate_capitals(cfg, eval_fraction)
+    if cfg.task == "extraction":
+        from tasks.training.synthetic.extraction import generate_extraction
+
+        return generate_extraction(cfg, eval_fraction)
     raise ValueError(f"unknown generated task {cfg.task!r}")
