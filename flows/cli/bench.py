@@ -21,6 +21,7 @@ CONFIG_OPTIONS: dict[str, str | None] = {
     "num_prompts": None, "request_rate": None, "burstiness": None, "max_concurrency": None, "max_tokens": None,
     "dataset_path": "--dataset", "seed": None, "endpoint": None, "warmup_requests": "--warmup",
     "min_success_rate": None, "request_timeout_s": "--timeout-s", "ignore_eos": None, "eval_path": "--eval-file",
+    "eval_max_tokens": None,
 }
 
 _CLI_OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, default); ... = required
@@ -112,7 +113,7 @@ def bench(**options: Any) -> None:
         items = result_file.with_name(ITEMS_FILE) if result_file else None
         quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=options["base_model"], items_file=items,
                                    max_examples=cfg.eval_max_examples, endpoint=cfg.endpoint,
-                                   max_tokens=cfg.max_tokens, api_key=api_key)
+                                   max_tokens=cfg.quality_max_tokens(), api_key=api_key)
     with InferenceLogger("benchmark", str(log_dir) if log_dir else None) as logger:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
                                result_file=result_file, check_success=False)

@@ -163,3 +163,18 @@ def test_cli_scores_the_base_named_by_base_model(eval_path: Path, stub: StubServ
     assert (raw["quality"], raw["base_quality"], raw["quality_base_model"]) == (0.75, 0.0, "orders-base")
     assert len(out.with_name(ITEMS_FILE).read_text().splitlines()) == 4
     assert re.search(r"Quality exact match \(base\)\s+0\.0000", proc.stdout)
+
+
+def test_quality_answers_use_eval_max_tokens_and_the_load_max_tokens(stub: StubServer, tmp_path: Path,
+                                                                     log_dir: Path) -> None:
+    """A model the stub has no reply for answers "tok " once per token asked for."""
+    from tasks.benchmark.tasks import benchmark_task
+
+    eval_file = tmp_path / "eval.jsonl"
+    eval_file.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                                  {"role": "assistant", "content": "tok tok tok tok tok"}]}) + "\n")
+    cfg = BenchmarkConfig(num_prompts=2, max_tokens=2, eval_max_tokens=5, request_rate=200, eval_path=eval_file)
+    summary = benchmark_task.fn(cfg, stub.base_url, "plain", str(tmp_path / "r.json"), str(log_dir))
+    row = json.loads((tmp_path / ITEMS_FILE).read_text())
+    assert row["tuned_prediction"] == "tok " * 5 and summary["quality"] == 1.0
+    assert [r.output_tokens for r in read_result(tmp_path / "r.json").requests] == [2, 2]
