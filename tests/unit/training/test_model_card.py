@@ -63,7 +63,7 @@ def test_card_states_base_data_metrics_settings_and_limits(tmp_path):
     assert f"| fine-tuned | {after.exact_match:.4f} | {after.json_valid:.4f} | " in card
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in card and SHA in card and data.sha256 in card
     assert f"{data.n_train} training rows, {data.n_eval} held-out rows" in card
-    assert "held-out prompts also in training: 0" in card
+    assert "held-out prompts also in training: 0" in card and "held out by prompt (seed 0)" in card
     assert "steps: 100, learning rate: 0.003, batch: 16 per device x 1 accumulation" in card
     assert "LoRA r=8, alpha=16, targets: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj" in card
     assert "quantization: nf4 (double quant), compute bfloat16" in card
