@@ -4,6 +4,7 @@
     predictions = [my_engine.chat(e.prompt_messages) for e in examples]
     items = score_items(predictions, [e.reference for e in examples])   # one dict per item
     summarize(items)   # {"exact_match": .., "json_valid": .., "field_accuracy": ..}
+    item_id(i, examples[i].prompt_messages)   # "17-3fa2b9c1d0": the same row, the same id, any run
     score(predictions, references)   # exact match alone, in [0, 1]
 
 A reference that is a JSON object is scored as a record: `exact_match` means the prediction
@@ -15,6 +16,7 @@ compared as text after `normalize`, and the JSON fields are None.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import string
@@ -111,3 +113,10 @@ def summarize(items: list[dict[str, Any]]) -> dict[str, float]:
 def score(predictions: list[str], references: list[str]) -> float:
     """Share of predictions that match their reference exactly (0.0 .. 1.0)."""
     return summarize(score_items(predictions, references))["exact_match"]
+
+
+def item_id(index: int, prompt_messages: list[dict[str, str]]) -> str:
+    """Names one eval row the same way in every run and for every model: its index in eval.jsonl
+    and a short hash of its prompt (so a changed row at the same index gets a new id)."""
+    blob = json.dumps(prompt_messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{index}-{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:10]}"
