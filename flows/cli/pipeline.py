@@ -22,6 +22,7 @@ def pipeline(
 ) -> None:
     """Train, register, deploy, benchmark and promote: the whole pipeline, end to end."""
     from configs.loader import load_config
+    from flows.cli._quality import base_vs_tuned
 
     cfg = load_config(config, set_ or [])  # fail on a bad config before Prefect starts
     logs = log_dir_for(log_dir, cfg.paths.log_dir, config)
@@ -46,8 +47,8 @@ def pipeline(
     typer.echo(f"logs:                {logs}/{{training,inference,system,api,vllm}}")
     typer.echo(f"mlflow run:          {out['mlflow_run_id']}  (tracking {out['tracking_uri']})")
     typer.echo(f"registered version:  {out['model_ref']}  adapter {out['adapter_dir']}")
-    typer.echo(f"exact match:         {m.get('base_exact_match', float('nan')):.3f} (base) -> "
-               f"{m.get('final_exact_match', float('nan')):.3f} (fine-tuned)")
+    for line in base_vs_tuned(m):
+        typer.echo(line)
     if serve:
         b = out["benchmark"]
         typer.echo(f"benchmark:           {b['completed']} ok / {b['failed']} failed, p99 TTFT {b['p99_ttft_ms']:.1f} ms, "

@@ -30,6 +30,7 @@ def train(
     """Fine-tune the configured base with (Q)LoRA, evaluate it, log to MLflow and register it."""
     from configs.loader import load_config
     from configs.settings import Settings
+    from flows.cli._quality import base_vs_tuned
     from tasks.training.mlflow_run import run_training
 
     cfg = load_config(config, set_ or [])
@@ -38,5 +39,7 @@ def train(
     typer.echo(f"mlflow run id:      {out.run_id}")
     typer.echo(f"adapter path:       {out.adapter_dir}")
     typer.echo(f"registered version: {f'{out.model_name} version {out.version}' if out.version else 'not registered'}")
-    typer.echo(f"exact match:        {m.get('base_exact_match', float('nan')):.3f} (base) -> "
-               f"{m['final_exact_match']:.3f} (fine-tuned); eval loss {m['final_eval_loss']:.4f}")
+    for line in base_vs_tuned(m, width=19):
+        typer.echo(line)
+    typer.echo(f"eval loss:          {m.get('base_eval_loss', float('nan')):.4f} (base) -> "
+               f"{m['final_eval_loss']:.4f} (fine-tuned)")

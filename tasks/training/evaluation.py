@@ -1,14 +1,35 @@
-"""Held-out evaluation: eval loss / perplexity on the answers, exact match on generated answers."""
+"""Held-out evaluation: eval loss / perplexity on the answers, and every generated answer scored
+(`score_item`: exact match, and JSON validity / field accuracy for JSON references).
+
+`EvalResult` keeps the summary and one `EvalItem` per scored row; `item_rows` lays the base's
+and the fine-tuned model's items side by side (what `<run_dir>/eval_items.jsonl` holds), keyed
+by an `item_id` that names the same eval row in every run, so two models compare item by item.
+"""
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from configs.training import EvalConfig
 from tasks.training.chat_tokens import ChatCollator, encode_chat, encode_prompt
-from tasks.training.eval_metrics import EvalExample, exact_match
+from tasks.training.eval_metrics import METRICS, EvalExample, item_id, score_items, summarize
+
+JSON_METRICS = ("json_valid", "field_accuracy")  # present only when the references are JSON records
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One scored eval row."""
+
+    item_id: str
+    prompt_messages: tuple[dict[str, str], ...]
+    reference: str
+    prediction: str
+    scores: dict[str, Any]  # score_item's: exact_match, json_valid, field_accuracy (None for a text reference)
 
 
 @dataclass(frozen=True)
@@ -17,14 +38,20 @@ class EvalResult:
     perplexity: float
     exact_match: float
     n_examples: int
-    samples: tuple[tuple[str, str], ...] = ()  # a few (prediction, reference) pairs for the record
+    json_valid: float | None = None
+    field_accuracy: float | None = None
+    items: tuple[EvalItem, ...] = ()
 
     def metrics(self, prefix: str) -> dict[str, float]:
-        return {f"{prefix}eval_loss": self.eval_loss, f"{prefix}perplexity": self.perplexity,
-                f"{prefix}exact_match": self.exact_match}
+        """The summary as MLflow metrics (`base_exact_match`, `final_field_accuracy`, ...)."""
+        out = {f"{prefix}eval_loss": self.eval_loss, f"{prefix}perplexity": self.perplexity,
+               f"{prefix}exact_match": self.exact_match}
+        out.update({f"{prefix}{name}": getattr(self, name) for name in JSON_METRICS if getattr(self, name) is not None})
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The summary for `train_result.json`; the items go to their own file."""
+        return {"n_examples": self.n_examples, **self.metrics("")}
 
 
 def eval_loss(model: Any, tokenizer: Any, examples: list[EvalExample], batch_size: int, max_len: int) -> float:
@@ -73,6 +100,41 @@ def evaluate(model: Any, tokenizer: Any, examples: list[EvalExample], cfg: EvalC
     loss = eval_loss(model, tokenizer, examples, cfg.batch_size, max_len)
     chosen = examples[: cfg.max_examples] if cfg.max_examples else examples
     preds = generate_answers(model, tokenizer, [e.prompt_messages for e in chosen], cfg.batch_size, cfg.max_new_tokens)
-    em = sum(exact_match(p, e.reference) for p, e in zip(preds, chosen)) / max(len(chosen), 1)
-    return EvalResult(eval_loss=loss, perplexity=math.exp(min(loss, 50.0)), exact_match=em, n_examples=len(chosen),
-                      samples=tuple((p, e.reference) for p, e in list(zip(preds, chosen))[:5]))
+    return scored_result(chosen, preds, eval_loss=loss)
+
+
+def scored_result(examples: list[EvalExample], predictions: list[str], *, eval_loss: float) -> EvalResult:
+    """Each prediction scored against its example (the i-th example is row i of eval.jsonl), summarized."""
+    scores = score_items(predictions, [e.reference for e in examples])
+    items = tuple(EvalItem(item_id=item_id(i, e.prompt_messages), prompt_messages=tuple(e.prompt_messages),
+                           reference=e.reference, prediction=p, scores=s)
+                  for i, (e, p, s) in enumerate(zip(examples, predictions, scores)))
+    summary = summarize(scores)
+    return EvalResult(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)),
+                      exact_match=summary["exact_match"], n_examples=len(items),
+                      json_valid=summary.get("json_valid"), field_accuracy=summary.get("field_accuracy"), items=items)
+
+
+def item_rows(before: EvalResult | None, after: EvalResult) -> list[dict[str, Any]]:
+    """One row per eval item: prompt, reference, then the base's (`base_*`, absent without a base
+    evaluation) and the fine-tuned model's (`final_*`) prediction and scores side by side."""
+    if before is not None and [i.item_id for i in before.items] != [i.item_id for i in after.items]:
+        raise ValueError("the base and the fine-tuned model were scored on different eval items")
+    rows = []
+    for n, item in enumerate(after.items):
+        row: dict[str, Any] = {"item_id": item.item_id, "prompt_messages": list(item.prompt_messages),
+                               "reference": item.reference}
+        for prefix, side in (("base_", before.items[n] if before else None), ("final_", item)):
+            if side is not None:
+                row[f"{prefix}prediction"] = side.prediction
+                row.update({f"{prefix}{name}": side.scores.get(name) for name in METRICS})
+        rows.append(row)
+    return rows
+
+
+def write_item_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """`rows` as JSON lines (written whole, then renamed into place)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -22,7 +22,7 @@ from typing import Any
 from configs.errors import TrainingError
 from configs.model import GgufSourceConfig
 
-CONVERTER_VERSION = 1  # bump when what `convert_gguf` writes changes: older folders are converted again
+CONVERTER_VERSION = 2  # bump when what `convert_gguf` writes changes: older folders are converted again
 MANIFEST = "conversion.json"
 
 
@@ -132,4 +132,22 @@ def convert_gguf(path: Path, out: Path, dtype: str) -> dict[str, Any]:
     model.save_pretrained(out)
     save_tokenizer(tokenizer, out)
     return {"architecture": config.model_type, "num_parameters": sum(p.numel() for p in model.parameters()),
-            "transformers_version": transformers.__version__}
+            "transformers_version": transformers.__version__, **gguf_metadata(path)}
+
+
+_METADATA = {"general.name": "name", "general.organization": "organization", "general.license": "license",
+             "general.languages": "languages", "general.size_label": "size_label"}
+
+
+def gguf_metadata(path: Path) -> dict[str, str]:
+    """The file's own description (name, organization, license, ...) for the model card."""
+    import gguf
+
+    out: dict[str, str] = {}
+    fields = gguf.GGUFReader(str(path)).fields
+    for key, name in _METADATA.items():
+        field = fields.get(key)
+        if field is None or not field.data or field.types[:1] != [gguf.GGUFValueType.STRING]:
+            continue
+        out[name] = bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
+    return out

@@ -36,6 +36,7 @@ class TrainingOutcome:
     merged_uri: str | None = None
     dataset_sha256: str = ""
     git_commit: str = ""
+    eval_items_uri: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +78,8 @@ def run_training(cfg: PipelineConfig, settings: Settings, log_dir: Path, *, call
             result = train(cfg, base_ref=base_ref, data=data, run_dir=run_dir, log_dir=log_dir,
                            token=settings.hf_token_value(), metrics_sink=MetricsSink(client, run.info.run_id),
                            callbacks=callbacks)
-        outcome = _log_outcome(cfg, run=run, inputs=inputs, result=result, token=settings.hf_token_value())
+        outcome = _log_outcome(cfg, client=client, run=run, inputs=inputs, result=result,
+                               token=settings.hf_token_value())
         if cfg.mlflow.register_model:
             outcome = register_outcome(cfg, outcome)
             mlflow.set_tag("registered_version", outcome.version)
@@ -104,7 +106,8 @@ def register_outcome(cfg: PipelineConfig, outcome: TrainingOutcome) -> TrainingO
             "lora_alpha": cfg.lora.alpha,
             "quantization": cfg.model.quantization.quant_type if cfg.model.quantization.enabled else "none",
             "dataset_sha256": outcome.dataset_sha256, "git_commit": outcome.git_commit, "merged_uri": outcome.merged_uri,
-            "max_seq_len": cfg.model.max_seq_len, **{k: f"{v:.6g}" for k, v in outcome.metrics.items()}}
+            "max_seq_len": cfg.model.max_seq_len, "eval_items_uri": outcome.eval_items_uri or None,
+            **{k: f"{v:.6g}" for k, v in outcome.metrics.items()}}
     version = register_adapter(str(cfg.mlflow.tracking_uri), cfg.mlflow.registered_model_name, outcome.run_id,
                                outcome.adapter_uri, tags, alias=cfg.mlflow.candidate_alias,
                                description=f"run {cfg.train.run_name}, step {outcome.global_step}")
@@ -130,7 +133,8 @@ def _open_tracking(cfg: PipelineConfig, run_dir: Path) -> tuple[Any, str | None,
 
 
 def _log_inputs(cfg: PipelineConfig, *, client: Any, run: Any, inputs: _RunInputs) -> None:
-    """The run marker (for resuming), params (once per run), tags and the resolved config."""
+    """The run marker (for resuming), params (once per run), tags, the split's sizes and
+    disjointness (`data_eval_prompt_overlap` must be 0) and the resolved config."""
     import mlflow
 
     run_id = run.info.run_id
@@ -140,23 +144,29 @@ def _log_inputs(cfg: PipelineConfig, *, client: Any, run: Any, inputs: _RunInput
         client.log_batch(run_id, params=_params(cfg.flat_params()))
     mlflow.set_tags({"dataset_sha256": inputs.data.sha256, "git_commit": inputs.git_commit,
                      "base_model": inputs.base_ref, "run_name": cfg.train.run_name})
+    data = inputs.data
+    mlflow.log_metrics({"data_n_train": data.n_train, "data_n_eval": data.n_eval,
+                        "data_eval_prompt_overlap": data.n_prompt_overlap,
+                        "data_eval_overlap_dropped": data.n_overlap_dropped}, step=0)
     resolved_yaml = inputs.run_dir / "resolved_config.yaml"
     resolved_yaml.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     mlflow.log_artifact(str(resolved_yaml), "config")
 
 
-def _log_outcome(cfg: PipelineConfig, *, run: Any, inputs: _RunInputs, result: Any,
+def _log_outcome(cfg: PipelineConfig, *, client: Any, run: Any, inputs: _RunInputs, result: Any,
                  token: str | None) -> TrainingOutcome:
-    """Artifacts (plot, result, adapter, tokenizer, optional base and merged model) and the
-    final metrics; returns the (unregistered) outcome."""
+    """Artifacts (plot, result, eval items, adapter with its model card, tokenizer, optional base
+    and merged model) and the final metrics; returns the (unregistered) outcome."""
     import mlflow
 
-    from tasks.training.tracking import plot_loss_curve
+    from tasks.training.recipe import EVAL_ITEMS_FILE
+    from tasks.training.tracking import log_eval_items, plot_loss_curve
 
     run_dir, base_ref, root = inputs.run_dir, inputs.base_ref, run.info.artifact_uri
     png = plot_loss_curve(result.loss_history, run_dir / "loss_curve.png", f"{cfg.train.run_name}: training loss")
     mlflow.log_artifact(str(png), "plots")
     mlflow.log_artifact(str(run_dir / "train_result.json"))
+    items_uri = log_eval_items(client, run.info.run_id, run_dir / EVAL_ITEMS_FILE, artifact_uri=root)
     mlflow.log_artifacts(str(result.adapter_dir), "adapter")
     _log_tokenizer(result.adapter_dir)
     base_uri = _log_base_model(cfg, base_ref, root)
@@ -168,7 +178,8 @@ def _log_outcome(cfg: PipelineConfig, *, run: Any, inputs: _RunInputs, result: A
         run_id=run.info.run_id, adapter_dir=str(result.adapter_dir), model_name=None, version=None,
         base_model=base_ref, metrics=metrics, global_step=result.global_step,
         resumed_from_step=result.resumed_from_step, adapter_uri=f"{root}/adapter", base_model_uri=base_uri,
-        merged_uri=merged_uri, dataset_sha256=inputs.data.sha256, git_commit=inputs.git_commit)
+        merged_uri=merged_uri, dataset_sha256=inputs.data.sha256, git_commit=inputs.git_commit,
+        eval_items_uri=items_uri)
 
 
 def _log_base_model(cfg: PipelineConfig, base_ref: str, artifact_root: str) -> str | None:

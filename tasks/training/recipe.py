@@ -4,7 +4,9 @@
 whose `setup()` is three small steps (model, data, trainer) and whose `train()` runs the
 workflow: evaluate the base, fit (checkpoints every `train.save_steps`, resuming from the last
 checkpoint of the same `run_dir`), save the adapter with its tokenizer, evaluate again, write
-`train_result.json`. Any failure raises TrainingError with the cause chained.
+`train_result.json` (the summaries), `eval_items.jsonl` (every eval item, base and fine-tuned
+side by side) and the model card (the adapter's README.md). Any failure raises TrainingError
+with the cause chained.
 
 A new step of the workflow goes into `LoraFinetuneRecipe.train()` as one more small method;
 a new piece of setup into the `_setup_*` step it belongs to.
@@ -27,6 +29,7 @@ from tasks.training.data import PreparedData
 from tasks.training.evaluation import EvalResult
 
 MetricsSink = Callable[[dict[str, float], int], None]
+EVAL_ITEMS_FILE = "eval_items.jsonl"  # in the run folder: one line per eval item
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class LoraFinetuneRecipe:
         after = self._evaluate_after()
         result = self._result(output, before, after, adapter_dir, runtime_s=round(time.monotonic() - t0, 3))
         (self.run_dir / "train_result.json").write_text(result.to_json())
+        self._write_eval_items(before, after)
+        self._write_model_card(result)
         self._check_improvement(before, after)
         return result
 
@@ -196,6 +201,21 @@ class LoraFinetuneRecipe:
         from tasks.training.evaluation import evaluate
 
         return evaluate(self.model, self.tokenizer, self.eval_examples, self.cfg.eval, self.cfg.model.max_seq_len)
+
+    def _write_eval_items(self, before: EvalResult | None, after: EvalResult) -> Path:
+        from tasks.training.evaluation import item_rows, write_item_rows
+
+        return write_item_rows(self.run_dir / EVAL_ITEMS_FILE, item_rows(before, after))
+
+    def _write_model_card(self, result: TrainResult) -> Path:
+        """The adapter's README.md (replacing peft's boilerplate), written before the adapter is logged."""
+        from tasks.training.model_card import card_facts, render_model_card
+
+        facts = card_facts(self.cfg, data=self.data, base_ref=self.base_ref, before=result.before,
+                           after=result.after, steps=result.global_step)
+        card = result.adapter_dir / "README.md"
+        card.write_text(render_model_card(facts), encoding="utf-8")
+        return card
 
     def _result(self, output: Any, before: EvalResult | None, after: EvalResult, adapter_dir: Path, *,
                 runtime_s: float) -> TrainResult:

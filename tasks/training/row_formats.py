@@ -56,9 +56,8 @@ def _chat(msgs: Any) -> list[dict[str, str]]:
 
 
 def _alpaca(row: dict[str, Any]) -> list[dict[str, str]]:
-    extra = set(row) - {"instruction", "input", "output"}
-    if extra:
-        raise ValueError(f"unknown keys {sorted(extra)}; an instruction row has instruction, input, output")
+    """Other columns are ignored, as for chat and ShareGPT rows (the well-known Alpaca files
+    carry a pre-rendered `text` column too)."""
     for key in ("instruction", "output"):
         if not isinstance(row.get(key), str) or not row[key].strip():
             raise ValueError(f"'{key}' must be a non-empty string")

@@ -1,15 +1,19 @@
 """MLflow tracking: the experiment (always with an explicit artifact location), metrics from
-the Trainer, the git commit of the code that trained, the loss-curve plot."""
+the Trainer, the per-item eval table, the git commit of the code that trained, the loss-curve plot."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
+import tempfile
 from pathlib import Path
 
 from configs.errors import RegistryError
 
 CODE_ROOT = Path(__file__).resolve().parents[2]
+EVAL_DIR = "eval"
+EVAL_TABLE = f"{EVAL_DIR}/items.json"  # MLflow's table view (mlflow.load_table reads it back)
 
 
 def ensure_experiment(client, name: str, artifact_location: str) -> str:
@@ -39,6 +43,28 @@ class MetricsSink:
         batch = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items() if math.isfinite(float(v))]
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
+
+
+def log_eval_items(client, run_id: str, items_path: Path, *, artifact_uri: str) -> str:
+    """The per-item eval rows as MLflow's table `eval/items.json` and as the JSON-lines file under
+    `eval/`; returns that file's artifact URI (what a gate reads).
+
+    `log_table` appends to a table the run already has, so a continued run (an earlier attempt
+    got this far) overwrites it instead: the table keeps one row per eval item.
+    """
+    import pandas as pd
+
+    rows = [json.loads(line) for line in Path(items_path).read_text(encoding="utf-8").splitlines() if line]
+    table = pd.DataFrame(rows)
+    if EVAL_TABLE in {a.path for a in client.list_artifacts(run_id, EVAL_DIR)}:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(EVAL_TABLE).name
+            table.to_json(path, orient="split", index=False)  # log_table's own format
+            client.log_artifact(run_id, str(path), EVAL_DIR)
+    else:
+        client.log_table(run_id, table, EVAL_TABLE)
+    client.log_artifact(run_id, str(items_path), EVAL_DIR)
+    return f"{artifact_uri}/{EVAL_DIR}/{Path(items_path).name}"
 
 
 def git_commit(repo: Path = CODE_ROOT) -> str:

@@ -49,13 +49,13 @@ INVOICE_KEYS = ("vendor", "invoice_number", "amount", "currency", "due_date")
 ENTITY_FIELDS = {"customer", "product", "unit_price", "order_id", "vendor", "invoice_number", "amount", "due_date"}
 
 ORDER_TEMPLATES = (
-    ("Hi, this is {customer}. I'd like to order {qty_word} {products} at {price} each.",
+    ("Hi, this is {customer}. I'd like to order {qty_word} units of the {product} at {price} each.",
      "{customer} ordered {qty} x {product} ({price} per unit).",
      "Please send {qty} units of the {product} to {customer}; the price is {price} apiece.",
      "New order: {product}, quantity {qty}, unit price {price}, customer {customer}.",
-     "Can you ship {qty_word} {products}? Charge {price} for each. Thanks, {customer}"),
-    ("{customer} wants {qty} {products}, each one costs {price}.",
-     "Order for {customer}: {qty_word} {products}, {price} a piece."),
+     "Can you ship {qty_word} x {product}? Charge {price} for each. Thanks, {customer}"),
+    ("{customer} wants the {product} ({qty} pieces), each one costs {price}.",
+     "Order for {customer}: {product}, {qty_word} of them, {price} a piece."),
 )
 TICKET_TEMPLATES = (
     ("Ticket from {customer}: my {product} stopped working (order {order_id}). {priority_text}.",
@@ -98,20 +98,11 @@ def _money(rng: random.Random, value: float, currency: str) -> str:
     return rng.choice(CURRENCIES[currency]).format(v=text)
 
 
-def _plural(noun: str) -> str:
-    if noun.endswith(("s", "es")):
-        return noun
-    if noun.endswith("f"):
-        return noun[:-1] + "ves"
-    return noun + ("es" if noun.endswith(("sh", "ch", "x")) else "s")
-
-
 def _order(rng: random.Random, pools: dict[str, tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, str]]:
     qty, currency, price = rng.randint(1, 9), rng.choice(tuple(CURRENCIES)), _price(rng, 3, 900)
     rec = {"customer": f"{rng.choice(pools['first'])} {rng.choice(pools['last'])}",
            "product": rng.choice(pools["product"]), "quantity": qty, "unit_price": price, "currency": currency}
-    return rec, {"qty": str(qty), "qty_word": NUMBER_WORDS[qty - 1], "price": _money(rng, price, currency),
-                 "products": _plural(rec["product"])}
+    return rec, {"qty": str(qty), "qty_word": NUMBER_WORDS[qty - 1], "price": _money(rng, price, currency)}
 
 
 def _ticket(rng: random.Random, pools: dict[str, tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -48,7 +48,9 @@ def test_loss_goes_down_and_finetuned_beats_base_on_exact_match(trained):
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
     assert result["after"]["eval_loss"] < result["before"]["eval_loss"]
     assert result["after"]["exact_match"] > result["before"]["exact_match"]
-    assert result["after"]["exact_match"] >= 0.3
+    # held-out phrasings the tiny model never saw (~0.29 measured; it was 0.75 while eval
+    # questions repeated training ones word for word): a clear margin over the base's 0
+    assert result["after"]["exact_match"] >= 0.2
 
 
 def test_mlflow_run_has_params_metrics_system_metrics_and_artifacts(trained):
@@ -119,3 +121,70 @@ def test_registry_cli_lists_shows_and_promotes(trained):
     assert get_alias_version(trained["uri"], NAME, "champion") == "1"
     missing = run_cli("registry", "promote", NAME, "9", *uri)
     assert missing.returncode == 1 and "version=9" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def _front_matter(card: str) -> dict:
+    import yaml
+
+    head, sep, _ = card.removeprefix("---\n").partition("\n---\n")
+    assert card.startswith("---\n") and sep, card[:300]
+    return yaml.safe_load(head)
+
+
+def test_every_eval_item_is_kept_in_the_run_file_and_the_mlflow_table(trained):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from tasks.training.eval_metrics import item_id, load_eval_examples
+
+    run_dir = trained["data"] / "runs" / "local"
+    examples = load_eval_examples(trained["data"] / "datasets" / "capitals" / "eval.jsonl")
+    rows = [json.loads(line) for line in (run_dir / "eval_items.jsonl").read_text().splitlines()]
+    assert [r["item_id"] for r in rows] == [item_id(i, e.prompt_messages) for i, e in enumerate(examples)]
+    assert [r["reference"] for r in rows] == [e.reference for e in examples]
+    result = json.loads((run_dir / "train_result.json").read_text())
+    assert "items" not in result["after"] and result["after"]["n_examples"] == len(rows)
+    client = MlflowClient(tracking_uri=trained["uri"])
+    run = client.get_run(trained["run_id"])
+    for side in ("base", "final"):  # the summary is the mean of the items' scores, on both sides
+        mean = sum(r[f"{side}_exact_match"] for r in rows) / len(rows)
+        assert mean == pytest.approx(run.data.metrics[f"{side}_exact_match"])
+    mlflow.set_tracking_uri(trained["uri"])  # load_table searches runs through the fluent API's store
+    table = client.load_table(run.info.experiment_id, "eval/items.json", run_ids=[trained["run_id"]])
+    assert len(table) == len(examples) and list(table["item_id"]) == [r["item_id"] for r in rows]
+    assert list(table["final_prediction"]) == [r["final_prediction"] for r in rows]
+
+
+def test_the_split_disjointness_and_sizes_are_logged(trained):
+    from mlflow.tracking import MlflowClient
+
+    metrics = MlflowClient(tracking_uri=trained["uri"]).get_run(trained["run_id"]).data.metrics
+    data = trained["data"] / "datasets" / "capitals"
+    assert metrics["data_eval_prompt_overlap"] == 0 and metrics["data_eval_overlap_dropped"] == 0
+    assert metrics["data_n_train"] == len((data / "train.jsonl").read_text().splitlines())
+    assert metrics["data_n_eval"] == len((data / "eval.jsonl").read_text().splitlines())
+
+
+def test_registered_version_carries_its_model_card_and_eval_items_uri(trained):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from tasks.registry.versions import resolve_model
+
+    m = resolve_model(trained["uri"], f"models:/{NAME}@candidate")
+    card = (m.adapter_dir / "README.md").read_text()
+    run = MlflowClient(tracking_uri=trained["uri"]).get_run(trained["run_id"])
+    logged = run.data.metrics
+    meta = _front_matter(card)
+    assert meta["base_model"] == m.base_model and "qlora" in meta["tags"]
+    shown = {x["type"]: x["value"] for x in meta["model-index"][0]["results"][0]["metrics"]}
+    assert shown == {"exact_match": logged["final_exact_match"], "eval_loss": logged["final_eval_loss"]}
+    base_row = next(line for line in card.splitlines() if line.startswith("| base |"))
+    assert base_row == (f"| base | {logged['base_exact_match']:.4f} | {logged['base_eval_loss']:.4f} |")
+    assert run.data.tags["dataset_sha256"] in card and "library_name: peft" in card
+    assert "Model Card for Model ID" not in card  # peft's boilerplate is replaced
+    mlflow.set_tracking_uri(trained["uri"])
+    local = mlflow.artifacts.download_artifacts(artifact_uri=m.tags["eval_items_uri"],
+                                                dst_path=str(trained["root"] / "gate"))
+    lines = Path(local).read_text().splitlines()
+    assert len(lines) == int(logged["data_n_eval"]) and json.loads(lines[0])["item_id"].startswith("0-")

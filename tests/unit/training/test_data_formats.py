@@ -340,3 +340,15 @@ def test_the_documented_example_rows_read_as_documented(tmp_path):
     rows, bad = read_rows(path)
     assert bad == [] and rows[0] == rows[2]  # the chat and ShareGPT examples say the same
     assert rows[1] == [{"role": "user", "content": f"{rows[0][0]['content']}\n\n{rows[0][1]['content']}"}, rows[0][2]]
+
+
+def test_alpaca_rows_with_extra_columns_are_read(tmp_path):
+    """The well-known Alpaca files carry a pre-rendered `text` column beside the three keys."""
+    import pandas as pd
+
+    from tasks.training.data_files import read_rows
+
+    path = tmp_path / "alpaca.parquet"
+    pd.DataFrame([{"instruction": "Add", "input": "2+2", "output": "4", "text": "### Instruction: Add ..."}]).to_parquet(path)
+    rows, bad = read_rows(path, "error")
+    assert bad == [] and rows == [[{"role": "user", "content": "Add\n\n2+2"}, {"role": "assistant", "content": "4"}]]
