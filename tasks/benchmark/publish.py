@@ -61,8 +61,8 @@ def quality_table(result: BenchmarkResult) -> list[str]:
     flat = result.flat()
     base = result.quality_base_model
     lines = ["", f"## Quality through the server: base vs tuned ({result.quality_examples} held-out items)", "",
-             f"Tuned: `{result.model_id}`; base: {f'`{base}`' if base else 'not served under its own name'}. "
-             f"Per item: `{result.quality_items_file}`.", "",
+             f"Tuned: `{result.model_id}`; base: {f'`{base}`' if base else 'not served under its own name'}."
+             + (f" Per item: `{result.quality_items_file}`." if result.quality_items_file else ""), "",
              "| metric | base | tuned | tuned - base |", "|---|---|---|---|"]
     for metric, tuned_key in QUALITY_KEYS["tuned"].items():
         tuned, before = flat.get(tuned_key), flat.get(QUALITY_KEYS["base"][metric])
