@@ -82,13 +82,14 @@ async def generate(base_url: str, model: str, prompts: Sequence[Prompt], *, endp
 
 def item_rows(ids: list[str], references: list[str], predictions: dict[str, list[str]],
               scores: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per item: id, reference, and per side (`tuned`, `base`) its prediction and scores."""
+    """One flat row per item, shaped like training's `eval_items.jsonl`: id, reference, and per
+    side (`tuned`, `base`) `<side>_prediction` and `<side>_<metric>` for each score."""
     rows = []
     for i, (item, reference) in enumerate(zip(ids, references)):
         row: dict[str, Any] = {"item_id": item, "reference": reference}
         for side in predictions:
             row[f"{side}_prediction"] = predictions[side][i]
-            row[side] = scores[side][i]
+            row.update({f"{side}_{metric}": value for metric, value in scores[side][i].items()})
         rows.append(row)
     return rows
 

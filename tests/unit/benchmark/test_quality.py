@@ -71,8 +71,11 @@ def test_base_and_tuned_answer_the_same_items_and_every_item_is_kept(eval_path: 
     assert [r["reference"] for r in rows] == [e.reference for e in examples]
     assert [json.loads(r["tuned_prediction"]) for r in rows] == RECORDS
     assert all(r["base_prediction"].startswith("Sure! Here is the order: ") for r in rows)
-    assert rows[3]["tuned"] == pytest.approx({"exact_match": False, "json_valid": True, "field_accuracy": 2 / 3})
-    assert rows[0]["base"] == {"exact_match": False, "json_valid": False, "field_accuracy": 0.0}
+    assert rows[3] == {"item_id": rows[3]["item_id"], "reference": examples[3].reference,
+                       "tuned_prediction": json.dumps(RECORDS[3]), "tuned_exact_match": False,
+                       "tuned_json_valid": True, "tuned_field_accuracy": pytest.approx(2 / 3),
+                       "base_prediction": "Sure! Here is the order: " + json.dumps(RECORDS[3]),
+                       "base_exact_match": False, "base_json_valid": False, "base_field_accuracy": 0.0}
     assert "messages" not in rows[0] and "prompt" not in rows[0]  # prompts stay in the eval file
 
 
@@ -84,7 +87,7 @@ def test_without_a_separate_base_only_the_served_name_is_scored(eval_path: Path,
     assert stub.stats.by_model == {"orders-lora": 4}
     assert q.base is None and q.base_model_id is None and q.tuned["exact_match"] == 3 / 4
     rows = [json.loads(line) for line in (tmp_path / ITEMS_FILE).read_text().splitlines()]
-    assert len(rows) == 4 and not any("base" in r or "base_prediction" in r for r in rows)
+    assert len(rows) == 4 and not any(k.startswith("base_") for r in rows for k in r)
 
 
 def test_text_references_have_no_json_metrics(stub_url: str, tmp_path: Path) -> None:
