@@ -49,6 +49,9 @@ class BenchmarkConfig(BaseModel):
     eval_path: Path | None = Field(None, description="Held-out eval JSONL: also score the served model's quality "
                                    "with the training task's metric.")
     eval_max_examples: int = Field(50, gt=0, description="Most eval examples scored for quality.")
+    eval_max_tokens: int | None = Field(None, gt=0, description="Completion tokens per eval answer for quality "
+                                        "(a whole JSON record needs more than a load-test reply); none = max_tokens. "
+                                        "A pipeline run uses eval.max_new_tokens, as the trainer's evaluation does.")
 
     @field_validator("percentiles")
     @classmethod
@@ -57,6 +60,9 @@ class BenchmarkConfig(BaseModel):
         if bad:
             raise ValueError(f"benchmark.percentiles must be in (0, 100], got {bad}")
         return value
+
+    def quality_max_tokens(self) -> int:
+        return self.eval_max_tokens or self.max_tokens
 
     def goodput_slos_ms(self) -> dict[str, float]:
         slos = {"ttft": self.goodput_ttft_ms, "tpot": self.goodput_tpot_ms, "e2el": self.goodput_e2el_ms}

@@ -42,7 +42,7 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
         bench_cfg = benchmark_config(cfg, eval_path, request, measure_quality=request.measure_quality and bool(eval_path))
         out = result_dir(cfg, label)
         bench = benchmark_task(bench_cfg, deployment["base_url"], deployment["served_name"], str(out / "result.json"),
-                               logs)
+                               logs, base_model=deployment.get("base_name"))  # none for a bare endpoint
         decision = None
         if request.promote:
             champion = champion_quality_task(uri, name, cfg.promotion.alias)

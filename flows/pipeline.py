@@ -55,7 +55,8 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
     try:
         out = result_dir(cfg, f"{name}-v{version}")
         bench = benchmark_task(benchmark_config(cfg, data["eval_path"]), deployment["base_url"],
-                          deployment["served_name"], str(out / "result.json"), logs)
+                               deployment["served_name"], str(out / "result.json"), logs,
+                               base_model=deployment["base_name"])
         decision = promotion_gate_task(bench["result_file"], cfg.promotion, uri, name, version, champion)
     finally:
         stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)

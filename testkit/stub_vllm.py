@@ -9,9 +9,13 @@ A request body may carry `"stub": {...}` to override behaviour for that request:
 `ttft_ms`, `itl_ms`, `output_tokens`, `status` (answer with this error status),
 `hang_s` (wait before the response headers), `usage_delay_ms` (wait between the last token
 and the trailing usage message). `GET /stats` reports counters, including
-streams cut short by the client (`streams_cancelled`).
+streams cut short by the client (`streams_cancelled`) and completions per model name.
 
-    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5
+`replies` ({model name: template}) makes non-streaming answers depend on the model asked,
+as vLLM serving a base and an adapter does: the template's `{last}` is the last message's
+content (or the prompt). A model not in `replies` answers "tok tok ...", as before.
+
+    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5 --reply 'tuned={last}'
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ class StubStats:
     unary_cancelled: int = 0
     lora_loaded: list[str] = field(default_factory=list)
     last_body: dict[str, Any] | None = None
+    by_model: dict[str, int] = field(default_factory=dict)
 
 
 class StubServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "stub-model", ttft_ms: float = 0.0,
-                 itl_ms: float = 0.0, output_tokens: int = 16, prompt_tokens: int = 7) -> None:
+                 itl_ms: float = 0.0, output_tokens: int = 16, prompt_tokens: int = 7,
+                 replies: dict[str, str] | None = None) -> None:
         self.host, self.port, self.model = host, port, model
+        self.replies = dict(replies or {})
         self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
         self.output_tokens, self.prompt_tokens = output_tokens, prompt_tokens
         self.stats = StubStats()
@@ -128,7 +135,8 @@ class StubServer:
             s = self.stats
             self._send(writer, 200, orjson.dumps({"requests": s.requests, "completions": s.completions,
                                                   "streams_completed": s.streams_completed,
-                                                  "streams_cancelled": s.streams_cancelled}))
+                                                  "streams_cancelled": s.streams_cancelled,
+                                                  "by_model": s.by_model}))
         elif method == "POST" and path == "/v1/load_lora_adapter":
             req = orjson.loads(body or b"{}")
             self.stats.lora_loaded.append(req["lora_name"])
@@ -165,6 +173,7 @@ class StubServer:
             await writer.drain()
             return True
         model = req.get("model", self.model)
+        self.stats.by_model[model] = self.stats.by_model.get(model, 0) + 1
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": n, "total_tokens": self.prompt_tokens + n}
         kind = "chat.completion" if chat else "text_completion"
         if not req.get("stream"):
@@ -174,13 +183,21 @@ class StubServer:
             if reader.at_eof() or writer.transport.is_closing():  # the caller gave up (vLLM aborts too)
                 self.stats.unary_cancelled += 1
                 return False
-            choice = ({"index": 0, "message": {"role": "assistant", "content": "tok " * n}, "finish_reason": "length"}
-                      if chat else {"index": 0, "text": "tok " * n, "finish_reason": "length"})
+            text = self._reply(model, req, n)
+            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
+                      if chat else {"index": 0, "text": text, "finish_reason": "length"})
             self._send(writer, 200, orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model,
                                                   "choices": [choice], "usage": usage}))
             await writer.drain()
             return True
         return await self._stream(chat, req, model, usage, arrived, ttft, itl, n, reader, writer)
+
+    def _reply(self, model: str, req: dict[str, Any], n: int) -> str:
+        template = self.replies.get(model)
+        if template is None:
+            return "tok " * n
+        messages = req.get("messages") or [{"content": req.get("prompt", "")}]
+        return template.replace("{last}", str(messages[-1].get("content", "")))
 
     async def _stream(self, chat: bool, req: dict[str, Any], model: str, usage: dict[str, int], arrived: float,
                       ttft: float, itl: float, n: int, reader: asyncio.StreamReader,
@@ -235,11 +252,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ttft-ms", type=float, default=0.0)
     p.add_argument("--itl-ms", type=float, default=0.0)
     p.add_argument("--output-tokens", type=int, default=16)
+    p.add_argument("--reply", action="append", default=[], metavar="MODEL=TEMPLATE",
+                   help="non-streaming answer of MODEL ({last}: the last message); repeatable")
     a = p.parse_args(argv)
+    replies = dict(r.split("=", 1) for r in a.reply)
 
     async def run() -> None:
         server = StubServer(a.host, a.port, model=a.model, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms,
-                            output_tokens=a.output_tokens)
+                            output_tokens=a.output_tokens, replies=replies)
         await server.start()
         print(f"listening {server.base_url}", flush=True)
         await asyncio.Event().wait()

@@ -21,11 +21,15 @@ CONFIG_OPTIONS: dict[str, str | None] = {
     "num_prompts": None, "request_rate": None, "burstiness": None, "max_concurrency": None, "max_tokens": None,
     "dataset_path": "--dataset", "seed": None, "endpoint": None, "warmup_requests": "--warmup",
     "min_success_rate": None, "request_timeout_s": "--timeout-s", "ignore_eos": None, "eval_path": "--eval-file",
+    "eval_max_tokens": None,
 }
 
 _CLI_OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, default); ... = required
     "base_url": (Annotated[str, typer.Option(help="server (vLLM or the gateway), e.g. http://127.0.0.1:8080")], ...),
     "model": (Annotated[str, typer.Option(help="the served model name")], ...),
+    "base_model": (Annotated[Optional[str], typer.Option(help="the base's served name when --model is an adapter: "
+                                                          "--eval-file quality scores it too, on the same items")],
+                   None),
     "result_file": (Annotated[Optional[Path], typer.Option(help="write the result JSON here (plot beside it)")], None),
     "goodput": (Annotated[Optional[list[str]], typer.Option(help="SLO as NAME:MS (ttft, tpot, e2el); repeatable")],
                 None),
@@ -100,14 +104,16 @@ def bench(**options: Any) -> None:
 
     from logging_lib import InferenceLogger
     from tasks.benchmark.bench import run_benchmark
-    from tasks.benchmark.quality import evaluate_quality
+    from tasks.benchmark.quality import ITEMS_FILE, evaluate_quality
     from tasks.benchmark.report import format_table, plot_latencies
 
     api_key = os.environ.get(options["api_key_env"]) or None
     quality = None
     if cfg.eval_path is not None:
-        quality = evaluate_quality(cfg.eval_path, base_url, model, max_examples=cfg.eval_max_examples,
-                                   endpoint=cfg.endpoint, max_tokens=cfg.max_tokens, api_key=api_key)
+        items = result_file.with_name(ITEMS_FILE) if result_file else None
+        quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=options["base_model"], items_file=items,
+                                   max_examples=cfg.eval_max_examples, endpoint=cfg.endpoint,
+                                   max_tokens=cfg.quality_max_tokens(), api_key=api_key)
     with InferenceLogger("benchmark", str(log_dir) if log_dir else None) as logger:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
                                result_file=result_file, check_success=False)

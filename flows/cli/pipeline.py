@@ -23,6 +23,7 @@ def pipeline(
     """Train, register, deploy, benchmark and promote: the whole pipeline, end to end."""
     from configs.loader import load_config
     from flows.cli._quality import base_vs_tuned
+    from tasks.benchmark.results import QUALITY_KEYS
 
     cfg = load_config(config, set_ or [])  # fail on a bad config before Prefect starts
     logs = log_dir_for(log_dir, cfg.paths.log_dir, config)
@@ -53,6 +54,9 @@ def pipeline(
         b = out["benchmark"]
         typer.echo(f"benchmark:           {b['completed']} ok / {b['failed']} failed, p99 TTFT {b['p99_ttft_ms']:.1f} ms, "
                    f"quality {'n/a' if b['quality'] is None else format(b['quality'], '.3f')}")
+        served = {f"{side}_{metric}": b.get(key) for side, keys in QUALITY_KEYS.items() for metric, key in keys.items()}
+        for line in base_vs_tuned(served, tuned="tuned_", where="vLLM"):  # the same items, served
+            typer.echo(line)
         typer.echo(f"benchmark report:    {out['report']}  (result {b['result_file']}, plot {b['plot_file']})")
         typer.echo(f"promotion:           {'champion' if out['promoted'] else 'stays candidate'}: {out['gate']['summary']}")
     if retention is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from configs.benchmark import BenchmarkConfig
 from configs.errors import BenchmarkError
@@ -20,7 +19,7 @@ from logging_lib import InferenceLogger, bind_context
 from tasks.benchmark.client import RequestInput, RequestOutput
 from tasks.benchmark.dataset import load_prompts, make_inputs
 from tasks.benchmark.metrics import calculate_metrics, tpot_of
-from tasks.benchmark.results import BenchmarkResult, RequestRecord, write_result
+from tasks.benchmark.results import BenchmarkResult, QualitySummary, RequestRecord, write_result
 from tasks.benchmark.runner import LoadShape, run_load_sync
 
 
@@ -38,9 +37,8 @@ def request_record(o: RequestOutput) -> RequestRecord:
 
 def assemble_result(cfg: BenchmarkConfig, outputs: list[RequestOutput], duration_s: float, *, started: datetime,
                     run_id: str, base_url: str, model: str,
-                    quality: dict[str, Any] | None = None) -> BenchmarkResult:
+                    quality: QualitySummary | None = None) -> BenchmarkResult:
     """The load shape asked for, the aggregates, the per-request samples and quality, as one value."""
-    quality = quality or {}
     return BenchmarkResult(
         date=started.strftime("%Y%m%d-%H%M%S"), benchmark_run_id=run_id,
         backend="openai-chat" if cfg.endpoint == "chat" else "openai", base_url=base_url, model_id=model,
@@ -50,14 +48,13 @@ def assemble_result(cfg: BenchmarkConfig, outputs: list[RequestOutput], duration
                                   percentiles=cfg.percentiles),
         input_lens=tuple(o.prompt_tokens for o in outputs), output_lens=tuple(o.output_tokens for o in outputs),
         ttfts=tuple(o.ttft for o in outputs), itls=tuple(tuple(o.itl) for o in outputs),
-        errors=tuple(o.error for o in outputs), quality=quality.get("quality"),
-        requests=tuple(request_record(o) for o in outputs),
-        quality_examples=quality.get("quality_examples"), quality_eval_path=quality.get("quality_eval_path"),
+        errors=tuple(o.error for o in outputs), requests=tuple(request_record(o) for o in outputs),
+        **(quality.result_fields() if quality is not None else {"quality": None}),
     )
 
 
 def run_benchmark(cfg: BenchmarkConfig, base_url: str, model: str, *, logger: InferenceLogger | None = None,
-                  api_key: str | None = None, run_id: str | None = None, quality: dict[str, Any] | None = None,
+                  api_key: str | None = None, run_id: str | None = None, quality: QualitySummary | None = None,
                   result_file: Path | None = None, check_success: bool = True) -> BenchmarkResult:
     """Run the load described by `cfg`; write `result_file` if given; return the result."""
     run_id = run_id or uuid.uuid4().hex

@@ -22,6 +22,8 @@ def benchmark_config(cfg: PipelineConfig, eval_path: str | None, request: Benchm
         updates["dataset_path"] = resolve_under(Path(updates["dataset_path"]), PROJECT_ROOT)
     if measure_quality and cfg.benchmark.eval_path is None and eval_path:
         updates["eval_path"] = Path(eval_path)
+    if cfg.benchmark.eval_max_tokens is None:  # served answers as long as the trainer's evaluation lets them be
+        updates["eval_max_tokens"] = cfg.eval.max_new_tokens
     if not measure_quality:
         updates["eval_path"] = None
     merged = {**cfg.benchmark.model_dump(), **updates}

@@ -1,13 +1,14 @@
 """A benchmark's report for people: a markdown summary (file and Prefect artifact) and a
 metrics table artifact in the Prefect UI. Both read the result JSON back as a
-`BenchmarkResult`; the markdown shows `HEADLINE_METRICS`, the table `TABLE_METRICS`."""
+`BenchmarkResult`; the markdown shows `HEADLINE_METRICS` (quality as a base vs tuned table),
+the table `TABLE_METRICS`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from tasks.benchmark.results import TABLE_METRICS, BenchmarkResult
+from tasks.benchmark.results import QUALITY_KEYS, QUALITY_METRICS, TABLE_METRICS, BenchmarkResult
 
 
 def publish_report(summary: dict[str, Any], decision: dict[str, Any] | None, model_ref: str | None,
@@ -41,11 +42,32 @@ def report_markdown(result: BenchmarkResult, decision: dict[str, Any] | None, mo
         lines.append(f"Model: {link} (MLflow tracking: `{tracking_uri}`)")
     lines += ["", "| metric | value |", "|---|---|"]
     for key, value in result.headline().items():
-        if value is not None:
+        if value is not None and key not in QUALITY_METRICS:
             lines.append(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |")
+    lines += quality_table(result)
     lines += ["", f"Result JSON: `{result_file}`", f"Latency plot: `{plot_file}`"]
     if decision is not None:
         verdict = "PASSED: promoted to champion" if decision.get("promoted") else (
             "PASSED" if decision["passed"] else f"FAILED ({', '.join(decision['failed'])}); stays candidate")
         lines += ["", f"## Promotion gate: {verdict}", "", decision["summary"]]
     return "\n".join(lines) + "\n"
+
+
+def quality_table(result: BenchmarkResult) -> list[str]:
+    """Held-out quality through the server, base vs tuned on the same items, read from the result
+    (computed once in quality.py); the base column is "n/a" when the server has no separate base."""
+    if result.quality is None:
+        return []
+    flat = result.flat()
+    base = result.quality_base_model
+    lines = ["", f"## Quality through the server: base vs tuned ({result.quality_examples} held-out items)", "",
+             f"Tuned: `{result.model_id}`; base: {f'`{base}`' if base else 'not served under its own name'}."
+             + (f" Per item: `{result.quality_items_file}`." if result.quality_items_file else ""), "",
+             "| metric | base | tuned | tuned - base |", "|---|---|---|---|"]
+    for metric, tuned_key in QUALITY_KEYS["tuned"].items():
+        tuned, before = flat.get(tuned_key), flat.get(QUALITY_KEYS["base"][metric])
+        if tuned is None:
+            continue
+        delta = f"{tuned - before:+.4g}" if before is not None else "n/a"
+        lines.append(f"| {metric} | {'n/a' if before is None else f'{before:.4g}'} | {tuned:.4g} | {delta} |")
+    return lines

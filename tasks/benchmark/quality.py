@@ -1,8 +1,12 @@
-"""Quality of the served model on held-out eval prompts, with the training task's metric.
+"""Held-out quality through the server: the tuned model and its base, on the same items.
 
-The metric lives with training (`tasks.training.eval_metrics.load_eval_examples(path)` and
-`score(predictions, references)`); it is passed in as `loader`/`scorer` so this module
-does not depend on where it is defined, and tests can give their own.
+vLLM serving an adapter answers as two names: the adapter (`served_name`, the tuned model)
+and the base (`base_name`). Both answer every eval item with the same greedy settings, the
+training task's metric scores each answer (`eval_metrics.score_items`/`summarize`), and a
+per-item file (`quality_items.jsonl`, one line per item keyed by `eval_metrics.item_id`, the
+id training's per-item file uses too) keeps every score, so runs and models compare item by
+item. A server without a separate base name (base only, a merged model, a stub) scores the
+served name alone. Examples come from `loader` (default `eval_metrics.load_eval_examples`).
 """
 
 from __future__ import annotations
@@ -16,15 +20,11 @@ import httpx
 import orjson
 
 from configs.errors import BenchmarkError
+from tasks.benchmark.results import QualitySummary
 
 Loader = Callable[[Path], Sequence[Any]]
-Scorer = Callable[[list[str], list[str]], Any]
-
-
-def default_metric() -> tuple[Loader, Scorer]:
-    from tasks.training.eval_metrics import load_eval_examples, score
-
-    return load_eval_examples, score
+Prompt = str | list[dict[str, Any]]
+ITEMS_FILE = "quality_items.jsonl"
 
 
 def _field(example: Any, names: tuple[str, ...]) -> Any:
@@ -35,7 +35,7 @@ def _field(example: Any, names: tuple[str, ...]) -> Any:
     return None
 
 
-def split_example(example: Any) -> tuple[str | list[dict[str, Any]], str]:
+def split_example(example: Any) -> tuple[Prompt, str]:
     prompt = _field(example, ("messages", "prompt_messages", "prompt", "input", "question"))
     reference = _field(example, ("reference", "completion", "response", "target", "answer", "output"))
     if prompt is None or reference is None:
@@ -43,15 +43,12 @@ def split_example(example: Any) -> tuple[str | list[dict[str, Any]], str]:
     return prompt, str(reference)
 
 
-def as_number(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, dict) and isinstance(value.get("score"), (int, float)):
-        return float(value["score"])
-    raise BenchmarkError(f"the eval metric returned {value!r}; expected a number or a dict with 'score'")
+def as_messages(prompt: Prompt) -> list[dict[str, Any]]:
+    """What the chat endpoint is sent (and what the item id hashes): a bare string is one user turn."""
+    return prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
 
 
-async def generate(base_url: str, model: str, prompts: Sequence[str | list[dict[str, Any]]], *, endpoint: str = "chat",
+async def generate(base_url: str, model: str, prompts: Sequence[Prompt], *, endpoint: str = "chat",
                    max_tokens: int = 64, api_key: str | None = None, timeout_s: float = 120.0,
                    concurrency: int = 8) -> list[str]:
     """Greedy (temperature 0) non-streaming answers, in prompt order."""
@@ -62,19 +59,20 @@ async def generate(base_url: str, model: str, prompts: Sequence[str | list[dict[
     chat = endpoint == "chat"
     url = base_url.rstrip("/") + ("/v1/chat/completions" if chat else "/v1/completions")
 
-    async def one(client: httpx.AsyncClient, prompt: str | list[dict[str, Any]]) -> str:
+    async def one(client: httpx.AsyncClient, prompt: Prompt) -> str:
         body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "temperature": 0.0}
         if chat:
-            body["messages"] = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+            body["messages"] = as_messages(prompt)
         else:
             body["prompt"] = prompt if isinstance(prompt, str) else "\n".join(str(m.get("content")) for m in prompt)
         async with sem:
             try:
                 resp = await client.post(url, content=orjson.dumps(body), headers=headers)
             except httpx.HTTPError as exc:
-                raise BenchmarkError(f"quality request to {url} failed: {exc!r}") from exc
+                raise BenchmarkError(f"quality request to {url} (model {model!r}) failed: {exc!r}") from exc
         if resp.status_code != 200:
-            raise BenchmarkError(f"quality request to {url} answered HTTP {resp.status_code}: {resp.text[:200]}")
+            raise BenchmarkError(f"quality request to {url} (model {model!r}) answered HTTP {resp.status_code}: "
+                                 f"{resp.text[:200]}")
         choice = resp.json()["choices"][0]
         return (choice.get("message") or {}).get("content") or "" if chat else choice.get("text") or ""
 
@@ -82,15 +80,49 @@ async def generate(base_url: str, model: str, prompts: Sequence[str | list[dict[
         return list(await asyncio.gather(*(one(client, p) for p in prompts)))
 
 
-def evaluate_quality(eval_path: Path, base_url: str, model: str, *, loader: Loader | None = None,
-                     scorer: Scorer | None = None, max_examples: int = 50, **gen_kwargs: Any) -> dict[str, Any]:
-    if loader is None or scorer is None:
-        default_loader, default_scorer = default_metric()
-        loader, scorer = loader or default_loader, scorer or default_scorer
-    examples = list(loader(Path(eval_path)))[:max_examples]
+def item_rows(ids: list[str], references: list[str], predictions: dict[str, list[str]],
+              scores: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per item: id, reference, and per side (`tuned`, `base`) its prediction and scores."""
+    rows = []
+    for i, (item, reference) in enumerate(zip(ids, references)):
+        row: dict[str, Any] = {"item_id": item, "reference": reference}
+        for side in predictions:
+            row[f"{side}_prediction"] = predictions[side][i]
+            row[side] = scores[side][i]
+        rows.append(row)
+    return rows
+
+
+def write_items(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def compares_base(model: str, base_model: str | None) -> bool:
+    """The base is scored only when the server serves it under a name of its own."""
+    return bool(base_model) and base_model != model
+
+
+def evaluate_quality(eval_path: Path, base_url: str, model: str, *, base_model: str | None = None,
+                     items_file: Path | None = None, loader: Loader | None = None, max_examples: int = 50,
+                     **gen_kwargs: Any) -> QualitySummary:
+    """Score `model` (and `base_model`, when it is another name) on the first `max_examples`
+    eval items; write the per-item rows to `items_file` when given."""
+    from tasks.training.eval_metrics import item_id, load_eval_examples, score_items, summarize
+
+    examples = list((loader or load_eval_examples)(Path(eval_path)))[:max_examples]
     if not examples:
         raise BenchmarkError(f"eval file {eval_path} has no examples")
     pairs = [split_example(e) for e in examples]
-    predictions = asyncio.run(generate(base_url, model, [p for p, _ in pairs], **gen_kwargs))
-    value = as_number(scorer(predictions, [r for _, r in pairs]))
-    return {"quality": value, "quality_examples": len(pairs), "quality_eval_path": str(eval_path)}
+    prompts, references = [p for p, _ in pairs], [r for _, r in pairs]
+    names = {"tuned": model, **({"base": base_model} if compares_base(model, base_model) else {})}
+    predictions = {side: asyncio.run(generate(base_url, name, prompts, **gen_kwargs)) for side, name in names.items()}
+    scores = {side: score_items(preds, references) for side, preds in predictions.items()}
+    if items_file is not None:
+        ids = [item_id(i, as_messages(p)) for i, p in enumerate(prompts)]
+        write_items(items_file, item_rows(ids, references, predictions, scores))
+    return QualitySummary(examples=len(pairs), eval_path=str(eval_path), tuned=summarize(scores["tuned"]),
+                          base=summarize(scores["base"]) if "base" in scores else None,
+                          base_model_id=names.get("base"), items_file=str(items_file) if items_file else None)

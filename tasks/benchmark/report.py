@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.benchmark.results import BenchmarkResult, pct_key
+from tasks.benchmark.results import QUALITY_KEYS, BenchmarkResult, pct_key
 
 _TITLES = (("ttft", "Time to First Token"), ("tpot", "Time per Output Token (excl. 1st token)"),
            ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency"))
@@ -30,8 +30,7 @@ def format_table(result: BenchmarkResult) -> str:
     ]
     if m.good_requests_per_s is not None:
         rows.append(("Request goodput (req/s)", f"{m.good_requests_per_s:.2f}"))
-    if result.quality is not None:
-        rows.append(("Quality (task metric)", f"{result.quality:.4f}"))
+    rows += quality_rows(result)
     lines = ["{:=^60}".format(" Serving Benchmark Result ")]
     lines += [f"{k:<42}{v:>18}" for k, v in rows]
     for name, title in _TITLES:
@@ -45,6 +44,18 @@ def format_table(result: BenchmarkResult) -> str:
     lines.append(f"{'P99 send lag (ms)':<42}{m.send_lag_p99_ms:>18.2f}")
     lines.append("=" * 60)
     return "\n".join(lines)
+
+
+def quality_rows(result: BenchmarkResult) -> list[tuple[str, str]]:
+    """Each quality metric measured, tuned then base (the same items, the same settings)."""
+    flat = result.flat()
+    rows = []
+    for metric in QUALITY_KEYS["tuned"]:
+        for side in ("tuned", "base"):
+            value = flat.get(QUALITY_KEYS[side][metric])
+            if value is not None:
+                rows.append((f"Quality {metric.replace('_', ' ')} ({side})", f"{value:.4f}"))
+    return rows
 
 
 def marked_percentiles(result: BenchmarkResult, name: str) -> list[tuple[str, float]]:

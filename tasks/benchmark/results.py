@@ -24,10 +24,18 @@ from configs.errors import BenchmarkError
 
 LATENCIES = ("ttft", "tpot", "itl", "e2el")
 
+# Quality through the server, tuned (the served name) and base, by `eval_metrics.METRICS` name:
+# `quality` stays the tuned exact match (the promotion gate and the dashboards read it).
+QUALITY_KEYS = {"tuned": {"exact_match": "quality", "json_valid": "quality_json_valid",
+                          "field_accuracy": "quality_field_accuracy"},
+                "base": {"exact_match": "base_quality", "json_valid": "base_quality_json_valid",
+                         "field_accuracy": "base_quality_field_accuracy"}}
+QUALITY_METRICS = tuple(key for side in QUALITY_KEYS.values() for key in side.values())
+
 # The numbers a run is compared by: the task's summary, the registry tags (`bench_<key>`), the
 # flow's log line and the markdown report all take exactly these (JSON keys, read via `flat()`).
 HEADLINE_METRICS = ("completed", "failed", "request_throughput", "output_throughput", "p99_ttft_ms",
-                    "median_ttft_ms", "median_tpot_ms", "median_e2el_ms", "quality")
+                    "median_ttft_ms", "median_tpot_ms", "median_e2el_ms") + QUALITY_METRICS
 
 # The Prefect table artifact shows more on purpose (it is for reading one run, the headline is for
 # comparing runs): the headline plus duration, total throughput, goodput and every latency's mean/p99.
@@ -175,6 +183,33 @@ class RequestRecord:
 
 
 @dataclass(frozen=True)
+class QualitySummary:
+    """Held-out quality through the server, computed once (`quality.evaluate_quality`): the
+    served (tuned) name and, when the server also serves the base under its own name, the base,
+    on the same items with the same greedy settings. `tuned`/`base` are `eval_metrics.summarize`
+    dicts (exact_match; json_valid and field_accuracy for JSON references)."""
+
+    examples: int
+    eval_path: str
+    tuned: dict[str, float]
+    base: dict[str, float] | None = None
+    base_model_id: str | None = None
+    items_file: str | None = None
+
+    def result_fields(self) -> dict[str, Any]:
+        """The `BenchmarkResult` attributes this fills in."""
+        out: dict[str, Any] = {"quality_examples": self.examples, "quality_eval_path": self.eval_path,
+                               "quality_base_model": self.base_model_id, "quality_items_file": self.items_file}
+        for side, scores in (("tuned", self.tuned), ("base", self.base or {})):
+            out.update({key: scores.get(metric) for metric, key in QUALITY_KEYS[side].items()})
+        return out
+
+
+# Quality fields written only when quality was measured (the metric keys are always written, as null).
+_QUALITY_CONTEXT = ("quality_examples", "quality_eval_path", "quality_base_model", "quality_items_file")
+
+
+@dataclass(frozen=True)
 class BenchmarkResult:
     """A whole run: what was asked (load shape), the aggregates, per-request samples, quality.
 
@@ -202,6 +237,13 @@ class BenchmarkResult:
     requests: tuple[RequestRecord, ...]
     quality_examples: int | None = None
     quality_eval_path: str | None = None
+    quality_json_valid: float | None = None
+    quality_field_accuracy: float | None = None
+    base_quality: float | None = None
+    base_quality_json_valid: float | None = None
+    base_quality_field_accuracy: float | None = None
+    quality_base_model: str | None = None
+    quality_items_file: str | None = None
 
     def flat(self) -> dict[str, Any]:
         """The scalar values by their JSON key (what the headline and the table read)."""
@@ -223,7 +265,7 @@ class BenchmarkResult:
                 out[f.name] = [list(x) for x in value]
             elif f.name == "requests":
                 out[f.name] = [r.to_dict() for r in value]
-            elif f.name in ("quality_examples", "quality_eval_path"):
+            elif f.name in _QUALITY_CONTEXT:
                 if value is not None:  # present only when quality was measured
                     out[f.name] = value
             else:
@@ -242,8 +284,8 @@ class BenchmarkResult:
                 kw[f.name] = tuple(tuple(x) for x in _need(d, "itls"))
             elif f.name == "requests":
                 kw[f.name] = tuple(RequestRecord(**r) for r in _need(d, "requests"))
-            elif f.name in ("quality_examples", "quality_eval_path"):
-                kw[f.name] = d.get(f.name)
+            elif f.name in _QUALITY_CONTEXT or (f.name in QUALITY_METRICS and f.name != "quality"):
+                kw[f.name] = d.get(f.name)  # absent from results written before base vs tuned
             else:
                 value = _need(d, _key(f))
                 kw[f.name] = tuple(value) if isinstance(value, list) else value

@@ -12,18 +12,21 @@ from configs.benchmark import BenchmarkConfig
 
 @task(name="benchmark", retries=1, retry_delay_seconds=[5])  # safe: a retry rewrites the same result files
 def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
-                   api_key: str | None = None) -> dict[str, Any]:
-    """Run the load (plus quality when cfg.eval_path is set); write the result JSON and plot;
-    return the headline numbers (`results.HEADLINE_METRICS`) and the file paths."""
+                   api_key: str | None = None, base_model: str | None = None) -> dict[str, Any]:
+    """Run the load (plus quality, tuned and `base_model`, when cfg.eval_path is set); write the
+    result JSON, `quality_items.jsonl` and the plot; return the headline numbers
+    (`results.HEADLINE_METRICS`) and the file paths."""
     from logging_lib import InferenceLogger
     from tasks.benchmark.bench import run_benchmark
-    from tasks.benchmark.quality import evaluate_quality
+    from tasks.benchmark.quality import ITEMS_FILE, evaluate_quality
     from tasks.benchmark.report import plot_latencies
 
     quality = None
     if cfg.eval_path is not None:
-        quality = evaluate_quality(cfg.eval_path, base_url, model, max_examples=cfg.eval_max_examples,
-                                   endpoint=cfg.endpoint, max_tokens=cfg.max_tokens, api_key=api_key)
+        quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=base_model,
+                                   items_file=Path(result_file).with_name(ITEMS_FILE),
+                                   max_examples=cfg.eval_max_examples, endpoint=cfg.endpoint,
+                                   max_tokens=cfg.quality_max_tokens(), api_key=api_key)
     with InferenceLogger("benchmark", log_dir) as logger:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
                                result_file=Path(result_file))

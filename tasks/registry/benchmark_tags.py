@@ -27,7 +27,8 @@ def champion_quality(tracking_uri: str, name: str, alias: str = "champion") -> f
 def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[str, Any],
                      decision: dict[str, Any] | None) -> None:
     """The headline numbers (`bench_<key>` for each of `HEADLINE_METRICS`, as the benchmark task's
-    summary carries them) and the gate's verdict as tags on the model version."""
+    summary carries them: latency, and served quality tuned and base, e.g. `bench_quality`,
+    `bench_base_quality`) and the gate's verdict as tags on the model version."""
     from tasks.registry.versions import client_for
 
     client = client_for(tracking_uri)

@@ -6,6 +6,7 @@ compose stack runs it) training on the hub id and loading its adapter into that 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -118,6 +119,7 @@ def test_pipeline_flow_in_attached_mode_trains_on_the_hub_id_and_loads_into_the_
                           "--no-backup"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "benchmark:           4 ok / 0 failed" in run.stdout
+    assert re.search(r"exact match \(vLLM\): +\d\.\d{3} \(base\) -> \d\.\d{3} \(fine-tuned\)", run.stdout)
     from tasks.registry.versions import describe_model
 
     uri = f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}"

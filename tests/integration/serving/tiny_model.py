@@ -17,10 +17,16 @@ def build_tiny_llama(out: Path) -> Path:
 
 
 def build_adapter(base: Path, out: Path, rank: int = 8) -> Path:
-    """LoRA on the attention projections with random (non-zero) A and B, so answers change."""
+    """LoRA on the attention projections with random (non-zero) A and B, so answers change;
+    saved as the trainer saves one (`recipe._save_adapter`): weights plus the tokenizer the
+    trainer loaded (`load_tokenizer`), written by `save_tokenizer`."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
+
+    from configs.model import ModelConfig
+    from tasks.training.base_model import save_tokenizer
+    from tasks.training.model_setup import load_tokenizer
 
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -32,4 +38,5 @@ def build_adapter(base: Path, out: Path, rank: int = 8) -> Path:
             if "lora_B" in name:
                 param.mul_(0).add_(torch.randn_like(param) * 0.5)
     peft_model.save_pretrained(out)
+    save_tokenizer(load_tokenizer(str(base), ModelConfig(name_or_path=str(base))), out)
     return out

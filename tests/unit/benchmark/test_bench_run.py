@@ -12,7 +12,6 @@ from configs.errors import BenchmarkError
 from logging_lib import InferenceLogger
 from logging_lib.schemas import validate_file
 from tasks.benchmark.bench import run_benchmark
-from tasks.benchmark.quality import evaluate_quality
 from tasks.benchmark.results import BenchmarkResult
 from tests.conftest import run_cli
 
@@ -81,22 +80,6 @@ def test_cli_bench_bad_options_and_unreachable_server(tmp_path: Path, free_port:
     proc = run_cli("bench", "--base-url", f"http://127.0.0.1:{free_port}", "--model", "m", "--num-prompts", "2",
                    "--log-dir", str(tmp_path))
     assert proc.returncode == 1 and "warm-up" in proc.stderr and "--base-url" in proc.stderr
-
-
-def test_quality_uses_the_task_metric_on_served_answers(stub_url: str, tmp_path: Path) -> None:
-    seen = {}
-
-    def loader(path: Path) -> list[dict]:
-        return [{"prompt": "a", "reference": "tok tok"}, {"messages": [{"role": "user", "content": "b"}],
-                                                          "completion": "other"}]
-
-    def scorer(predictions: list[str], references: list[str]) -> float:
-        seen["pairs"] = list(zip(predictions, references))
-        return sum(p.strip() == r for p, r in zip(predictions, references)) / len(references)
-
-    q = evaluate_quality(tmp_path / "eval.jsonl", stub_url, "stub-model", loader=loader, scorer=scorer, max_tokens=2)
-    assert q["quality"] == 0.5 and q["quality_examples"] == 2
-    assert seen["pairs"] == [("tok tok ", "tok tok"), ("tok tok ", "other")]
 
 
 def test_benchmark_task_returns_small_values(stub_url: str, tmp_path: Path, log_dir: Path) -> None:

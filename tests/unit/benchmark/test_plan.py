@@ -33,3 +33,17 @@ def test_request_needs_a_target_and_promotion_needs_a_registry_version():
         BenchmarkRequest(endpoint="http://127.0.0.1:1", served_model_name="m", promote=True)
     with pytest.raises(ValueError, match="model_ref"):
         BenchmarkRequest(model_ref=None)
+
+
+def test_quality_answers_get_the_trainers_eval_length_not_the_load_tests(tmp_path):
+    """local.yaml loads with 16-token replies, but a JSON record is ~50 tokens: scored at 16 every
+    served answer would be cut off, while the trainer's evaluation gave it eval.max_new_tokens."""
+    from tasks.benchmark.plan import benchmark_config
+
+    cfg = load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}"])
+    bench = benchmark_config(cfg, str(tmp_path / "eval.jsonl"))
+    assert bench.max_tokens == cfg.benchmark.max_tokens < cfg.eval.max_new_tokens
+    assert bench.eval_max_tokens == bench.quality_max_tokens() == cfg.eval.max_new_tokens
+    pinned = load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}",
+                                                                 "benchmark.eval_max_tokens=200"])
+    assert benchmark_config(pinned, str(tmp_path / "eval.jsonl")).quality_max_tokens() == 200

@@ -12,7 +12,7 @@ from configs.benchmark import BenchmarkConfig
 from configs.loader import load_config
 from tasks.benchmark.bench import run_benchmark
 from tasks.benchmark.publish import report_markdown
-from tasks.benchmark.results import HEADLINE_METRICS, TABLE_METRICS, BenchmarkResult, read_result
+from tasks.benchmark.results import HEADLINE_METRICS, TABLE_METRICS, BenchmarkResult, QualitySummary, read_result
 from tests.conftest import REPO_ROOT
 
 
@@ -29,7 +29,7 @@ def _documented_keys() -> set[str]:
 
 def _run(stub_url: str, tmp_path: Path) -> tuple[dict, BenchmarkResult]:
     cfg = BenchmarkConfig(num_prompts=12, max_tokens=4, request_rate=300, seed=2, goodput_ttft_ms=1000)
-    quality = {"quality": 35 / 48, "quality_examples": 3, "quality_eval_path": "eval.jsonl"}
+    quality = QualitySummary(examples=3, eval_path="eval.jsonl", tuned={"exact_match": 35 / 48})
     returned = run_benchmark(cfg, stub_url, "stub-model", result_file=tmp_path / "r.json", quality=quality)
     return json.loads((tmp_path / "r.json").read_text()), returned
 
