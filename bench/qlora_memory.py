@@ -113,6 +113,20 @@ def _trim() -> int:
     return _status()["VmRSS"]
 
 
+def _watch_residual(model) -> dict[str, str]:
+    """The dtype the first decoder layer hands on: prepare_model_for_kbit_training upcasts norms
+    and embeddings to fp32, and then the residual stream (every activation kept for backward)
+    is fp32 too."""
+    seen: dict[str, str] = {}
+    layer = next(m for n, m in model.named_modules() if n.endswith("layers.0"))
+
+    def hook(_module, _inputs, output) -> None:
+        seen["dtype"] = str((output[0] if isinstance(output, tuple) else output).dtype).removeprefix("torch.")
+
+    layer.register_forward_hook(hook)
+    return seen
+
+
 def child(mode: str, model_dir: str, seq: int, batch: int, steps: int, out: str | None) -> None:
     sampler = Sampler()
     sampler.start()
@@ -129,6 +143,7 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int, out: str 
     trimmed = _trim() if mode == "nf4+trim" else None
     after_prepare = _status()["VmRSS"]
     kinds = bytes_by_kind(model)
+    residual = _watch_residual(model)
     sampler.enter("train")
     model.train()  # as the Trainer does (from_pretrained returns eval mode, where bnb repacks weights for inference)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -150,7 +165,7 @@ def child(mode: str, model_dir: str, seq: int, batch: int, steps: int, out: str 
         "mode": mode, "peaks": sampler.peaks, "ru_maxrss": _status()["VmHWM"],
         "rss_after_load": after_load, "rss_after_prepare": after_prepare, "rss_after_trim": trimmed,
         "param_bytes_in_memory": sum(kinds.values()), "bytes_by_kind": kinds, "logits_bytes": logits_bytes,
-        "step_s": step_s, "loss": loss}), flush=True)
+        "residual_dtype": residual.get("dtype", "?"), "step_s": step_s, "loss": loss}), flush=True)
 
 
 def build_model(folder: Path, layers: int) -> None:
@@ -259,10 +274,10 @@ def print_table(results: dict[str, dict], theo: dict[str, float]) -> None:
 
 def print_kinds(results: dict[str, dict], counts: dict[str, int]) -> None:
     print("\nweights in memory per kind after prepare (MiB; nf4 includes its quantization state), and the logits")
-    print(f"{'mode':12s} " + " ".join(f"{k:>14s}" for k in KINDS) + f" {'logits':>8s}")
+    print(f"{'mode':12s} " + " ".join(f"{k:>14s}" for k in KINDS) + f" {'logits':>8s} {'residual':>9s}")
     for mode, r in results.items():
         print(f"{mode:12s} " + " ".join(f"{r['bytes_by_kind'][k] / MIB:14.1f}" for k in KINDS)
-              + f" {r['logits_bytes'] / MIB:8.0f}")
+              + f" {r['logits_bytes'] / MIB:8.0f} {r['residual_dtype']:>9s}")
     print(f"{'(params)':12s} " + " ".join(f"{counts[k] / 1e6:13.1f}M" for k in KINDS))
 
 
@@ -285,7 +300,8 @@ def print_verdict(results: dict[str, dict], theo: dict[str, float], counts: dict
           f"vs {2 * unquantized / MIB:.0f} MiB in bf16 LoRA")
     logits = {m: results[m]["logits_bytes"] / MIB for m in ("bf16", "nf4")}
     print(f"logits tensor per step (batch x seq x vocab): {logits['bf16']:.0f} MiB in bf16 LoRA, "
-          f"{logits['nf4']:.0f} MiB in nf4 (the lm_head it comes from is fp32 there)")
+          f"{logits['nf4']:.0f} MiB in nf4; activations between layers: {results['bf16']['residual_dtype']} in bf16 "
+          f"LoRA, {results['nf4']['residual_dtype']} in nf4")
 
 
 def main() -> None:
