@@ -13,7 +13,8 @@ reports the peak per phase (imports, load, prepare, train), so the loader's tran
 is separated from what training keeps. `nf4+trim` is nf4 with glibc's malloc_trim(0) after
 loading: if it drops, the transient is freed memory the allocator kept, not live tensors.
 `nf4-prequant` loads a checkpoint saved already quantized (quantize once, store, load 4-bit),
-so the bf16 weights are never read. `nf4+gc` adds gradient checkpointing (as the GPU recipe does).
+so the bf16 weights are never read. `nf4+gc` adds gradient checkpointing (as the GPU recipe does), `bf16+gc` the same to bf16 LoRA,
+so that the two compare like for like.
 
     python bench/qlora_memory.py [--layers 9] [--seq 128] [--batch 1] [--steps 2]
     python bench/qlora_memory.py --model smollm2 [--config configs/local.yaml] [--models-dir DIR]
@@ -40,7 +41,7 @@ from configs.errors import PipelineError  # noqa: E402
 
 MIB = 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant", "nf4+gc")
+MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant", "bf16+gc", "nf4+gc")
 
 
 def _status() -> dict[str, int]:
@@ -100,6 +101,9 @@ def _prepare(mode: str, model):
     if mode.startswith("nf4"):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=mode == "nf4+gc",
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif mode == "bf16+gc":  # what prepare_model_for_kbit_training does for checkpointing, minus the upcasts
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     return get_peft_model(model, LoraConfig(r=8, lora_alpha=16, task_type="CAUSAL_LM", target_modules=[
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
 
@@ -260,7 +264,7 @@ def print_table(results: dict[str, dict], theo: dict[str, float]) -> None:
     for mode, r in results.items():
         load = r["peaks"].get("load", {})
         train = r["peaks"].get("train", {})
-        theory = theo["nf4" if mode.startswith("nf4") else mode]
+        theory = theo[mode.split("+")[0].split("-")[0]]
         ratio = f"{r['ru_maxrss'] / bf16_peak:.2f}x" if bf16_peak else "-"
         imports = r["peaks"].get("imports", {}).get("VmRSS", 0)
         print(f"{mode:12s} {theory / MIB:7.0f} {r['param_bytes_in_memory'] / MIB:7.0f} {imports / MIB:7.0f} "
@@ -290,6 +294,9 @@ def print_verdict(results: dict[str, dict], theo: dict[str, float], counts: dict
     for other in ("nf4+trim", "nf4-prequant", "nf4+gc"):
         if other in results:
             print(f"{other} peak / bf16 LoRA peak = {results[other]['ru_maxrss'] / bf16_peak:.2f}")
+    if "nf4+gc" in results and "bf16+gc" in results:
+        print(f"both with gradient checkpointing: nf4+gc / bf16+gc = "
+              f"{results['nf4+gc']['ru_maxrss'] / results['bf16+gc']['ru_maxrss']:.2f}")
     base = {m: results[m]["peaks"].get("imports", {}).get("VmRSS", 0) for m in ("bf16", "nf4")}
     print(f"above the libraries' RSS after imports ({base['bf16'] / MIB:.0f} MiB): nf4 / bf16 = "
           f"{(results['nf4']['ru_maxrss'] - base['nf4']) / (bf16_peak - base['bf16']):.2f}")
