@@ -14,7 +14,8 @@ is separated from what training keeps. `nf4+trim` is nf4 with glibc's malloc_tri
 loading: if it drops, the transient is freed memory the allocator kept, not live tensors.
 `nf4-prequant` loads a checkpoint saved already quantized (quantize once, store, load 4-bit),
 so the bf16 weights are never read. `nf4+gc` adds gradient checkpointing (as the GPU recipe does), `bf16+gc` the same to bf16 LoRA,
-so that the two compare like for like.
+so that the two compare like for like. `nf4-noupcast` skips prepare_model_for_kbit_training (which
+upcasts norms and embeddings to fp32, and with them every activation): what 4-bit alone changes.
 
     python bench/qlora_memory.py [--layers 9] [--seq 128] [--batch 1] [--steps 2]
     python bench/qlora_memory.py --model smollm2 [--config configs/local.yaml] [--models-dir DIR]
@@ -41,7 +42,7 @@ from configs.errors import PipelineError  # noqa: E402
 
 MIB = 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant", "bf16+gc", "nf4+gc")
+MODES = ("fp32", "bf16", "nf4", "nf4+trim", "nf4-prequant", "nf4-noupcast", "bf16+gc", "nf4+gc")
 
 
 def _status() -> dict[str, int]:
@@ -87,7 +88,7 @@ def _load(mode: str, model_dir: str, sampler: Sampler):
 
     sampler.enter("load")
     kwargs: dict = {"dtype": torch.float32 if mode == "fp32" else torch.bfloat16}
-    if mode in ("nf4", "nf4+trim", "nf4+gc", "quantize"):
+    if mode in ("nf4", "nf4+trim", "nf4+gc", "nf4-noupcast", "quantize"):
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                            bnb_4bit_use_double_quant=True,
                                                            bnb_4bit_compute_dtype=torch.bfloat16)
@@ -98,7 +99,9 @@ def _load(mode: str, model_dir: str, sampler: Sampler):
 def _prepare(mode: str, model):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    if mode.startswith("nf4"):
+    if mode == "nf4-noupcast":  # norms and embedding stay bf16: only what LoRA needs for its gradients
+        model.enable_input_require_grads()
+    elif mode.startswith("nf4"):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=mode == "nf4+gc",
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
     elif mode == "bf16+gc":  # what prepare_model_for_kbit_training does for checkpointing, minus the upcasts
@@ -185,6 +188,15 @@ def build_model(folder: Path, layers: int) -> None:
     model.save_pretrained(folder)
 
 
+def _modes(text: str) -> tuple[str, ...]:
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise argparse.ArgumentTypeError(f"unknown mode(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"choose from {','.join(MODES)}")
+    return modes
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=("random", "smollm2"), default="random",
@@ -198,6 +210,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seq", type=int, help="tokens per row (default: 128; smollm2: the config's max_seq_len)")
     ap.add_argument("--batch", type=int, help="rows per step (default: 1; smollm2: the config's batch)")
     ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--modes", type=_modes, default=MODES, help=f"comma-separated subset of {','.join(MODES)}")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "MODEL_DIR"), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -228,7 +241,8 @@ def resolve_model(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
 def run_modes(args: argparse.Namespace, folder: Path, prequant: Path) -> dict[str, dict]:
     results = {}
     shape = ["--seq", str(args.seq), "--batch", str(args.batch), "--steps", str(args.steps)]
-    for mode in ("quantize", *MODES):
+    wanted = args.modes if "nf4-prequant" not in args.modes else ("quantize", *args.modes)
+    for mode in wanted:
         env = {**os.environ, "DO_NOT_TRACK": "1"}
         if mode == "nf4+trim":
             env["MALLOC_ARENA_MAX"] = "2"
@@ -291,7 +305,7 @@ def print_verdict(results: dict[str, dict], theo: dict[str, float], counts: dict
         return
     ratio = results["nf4"]["ru_maxrss"] / bf16_peak
     print(f"\nQLoRA nf4 peak / bf16 LoRA peak = {ratio:.2f} (target <= 0.5: {'PASS' if ratio <= 0.5 else 'FAIL'})")
-    for other in ("nf4+trim", "nf4-prequant", "nf4+gc"):
+    for other in ("nf4+trim", "nf4-prequant", "nf4-noupcast", "nf4+gc"):
         if other in results:
             print(f"{other} peak / bf16 LoRA peak = {results[other]['ru_maxrss'] / bf16_peak:.2f}")
     if "nf4+gc" in results and "bf16+gc" in results:

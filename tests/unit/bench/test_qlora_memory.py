@@ -100,3 +100,10 @@ def test_bytes_in_memory_per_kind_match_the_theory(tmp_path):
     assert NF4_BYTES_PER_WEIGHT <= per_weight < 1.05 * NF4_BYTES_PER_WEIGHT
     assert nf4["embedding"] == 2 * counts["embedding"]
     assert theoretical(counts)["nf4"] < theoretical(counts)["bf16"]
+
+
+def test_modes_subset_and_an_unknown_mode_named(capsys):
+    assert parse_args(["--modes", "bf16, nf4-noupcast"]).modes == ("bf16", "nf4-noupcast")
+    with pytest.raises(SystemExit):
+        parse_args(["--modes", "bf16,int8"])
+    assert "unknown mode(s) int8; choose from fp32,bf16," in capsys.readouterr().err
