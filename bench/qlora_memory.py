@@ -125,7 +125,9 @@ def _watch_residual(model) -> dict[str, str]:
     and embeddings to fp32, and then the residual stream (every activation kept for backward)
     is fp32 too."""
     seen: dict[str, str] = {}
-    layer = next(m for n, m in model.named_modules() if n.endswith("layers.0"))
+    layer = next((m for n, m in model.named_modules() if n.endswith("layers.0")), None)
+    if layer is None:  # not a Llama-like layout: reported as "?"
+        return seen
 
     def hook(_module, _inputs, output) -> None:
         seen["dtype"] = str((output[0] if isinstance(output, tuple) else output).dtype).removeprefix("torch.")
@@ -201,7 +203,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=("random", "smollm2"), default="random",
                     help="random: a >= 400M random Llama built here; smollm2: --config's model.gguf, converted once")
-    ap.add_argument("--model-dir", type=Path, help="measure this local Hugging Face folder instead")
+    ap.add_argument("--model-dir", type=Path, help="measure this local Llama-like Hugging Face folder (LoRA on q_proj ... down_proj) instead")
     ap.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "local.yaml",
                     help="for --model smollm2: the config whose model.gguf, max_seq_len and batch are used")
     ap.add_argument("--models-dir", type=Path, help="for --model smollm2: where converted folders live "
