@@ -1,6 +1,8 @@
-"""Peak RSS of QLoRA (nf4) vs bf16 LoRA vs fp32 LoRA, each mode in a fresh process, plus the
-weight bytes per kind (decoder Linear, embedding, lm_head, other, LoRA) in theory and as
-measured in memory. Target: QLoRA peak <= 0.5x bf16 LoRA peak.
+"""Peak RSS of QLoRA (nf4) vs bf16 LoRA vs fp32 LoRA, each mode in a fresh process.
+
+Also the weight bytes per kind (decoder Linear, embedding, lm_head, other, LoRA) in theory and
+in memory, the logits' size and the activations' dtype. Target: QLoRA peak <= 0.5x bf16 LoRA
+peak. Results, and why they differ from the target: docs/training.md, "Benchmarks".
 
 Models: `--model random` (default) builds a random Llama whose decoder Linear layers dominate
 (>= 400M parameters); `--model smollm2` measures the embedded default, SmolLM2-135M-Instruct,
