@@ -55,7 +55,7 @@ BenchmarkRequest = create_model(
                             "or absolute; its serving, benchmark and promotion sections are the defaults here.")),
     overrides=(list[str], Field(default_factory=list, description="Config overrides, section.field=value "
                                 "(e.g. paths.data_dir=/scratch/mlops), as `mlops train --set` takes them.")),
-    model_ref=(str | None, Field("models:/tiny-chat-lora@candidate", description="Registry reference to deploy and "
+    model_ref=(str | None, Field("models:/smollm2-extraction-lora@candidate", description="Registry reference to deploy and "
                                  "benchmark: models:/NAME@ALIAS or models:/NAME/VERSION. Ignored when endpoint is set.")),
     endpoint=(str | None, Field(None, description="Benchmark an already running OpenAI-compatible server instead "
                                 "(e.g. http://127.0.0.1:8080); nothing is deployed or stopped.")),

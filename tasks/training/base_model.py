@@ -19,6 +19,7 @@ from configs.errors import TrainingError
 from configs.model import ModelConfig, TinyModelConfig
 from configs.pipeline import PipelineConfig
 from tasks.training.data import PreparedData, read_jsonl
+from tasks.training.tokenizer_files import save_tokenizer
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
@@ -93,23 +94,6 @@ def random_llama(spec: TinyModelConfig, tokenizer):
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id)
     return model
-
-
-def save_tokenizer(tokenizer, folder: Path) -> None:
-    """save_pretrained, then make the files loadable by vLLM's older transformers too."""
-    tokenizer.save_pretrained(folder)
-    _make_tokenizer_portable(Path(folder))
-
-
-def _make_tokenizer_portable(folder: Path) -> None:
-    """Name the class older transformers (vLLM's pin is < 5.20) know, not a v5-only alias."""
-    path = folder / "tokenizer_config.json"
-    cfg = json.loads(path.read_text())
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    extra = cfg.pop("extra_special_tokens", None)
-    if isinstance(extra, list):  # v5 writes a list here; older versions expect a dict under this key
-        cfg["additional_special_tokens"] = extra
-    path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
 
 
 def base_model_ref(cfg: ModelConfig, built_dir: Path | None) -> str:

