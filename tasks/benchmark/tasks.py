@@ -26,7 +26,8 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
         quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=base_model,
                                    items_file=Path(result_file).with_name(ITEMS_FILE),
                                    max_examples=cfg.eval_max_examples, endpoint=cfg.endpoint,
-                                   max_tokens=cfg.quality_max_tokens(), api_key=api_key)
+                                   max_tokens=cfg.quality_max_tokens(), api_key=api_key,
+                                   concurrency=cfg.max_concurrency or cfg.eval_max_examples)  # the server batches them
     with InferenceLogger("benchmark", log_dir) as logger:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
                                result_file=Path(result_file))

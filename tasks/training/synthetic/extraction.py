@@ -145,7 +145,9 @@ def entity_values(record: dict[str, Any]) -> set[str]:
 def _row(kind: Kind, template: str, rec: dict[str, Any], slots: dict[str, str]) -> dict[str, Any]:
     text = template.format(**{**{k: str(v) for k, v in rec.items()}, **slots})
     answer = json.dumps({k: rec[k] for k in kind.keys}, ensure_ascii=False)
-    return {"messages": [{"role": "user", "content": f"{kind.instruction}\n\n{text}"},
+    # the instruction is the system prompt (it replaces the chat template's default one, ~20
+    # tokens fewer per row); the user turn is the text alone
+    return {"messages": [{"role": "system", "content": kind.instruction}, {"role": "user", "content": text},
                          {"role": "assistant", "content": answer}], "kind": kind.name}
 
 
@@ -163,7 +165,7 @@ def _side(rng: random.Random, n: int, side: int, taken: set[str]) -> list[dict[s
         if entity_values(rec) & taken:
             continue
         row = _row(kind, rng.choice(kind.templates[side]), rec, slots)
-        prompt = " ".join(row["messages"][0]["content"].lower().split())
+        prompt = " ".join(row["messages"][1]["content"].lower().split())
         if prompt in prompts:
             continue
         prompts.add(prompt)

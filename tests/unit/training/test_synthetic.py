@@ -45,7 +45,7 @@ def test_the_default_split_shares_no_prompt_template_or_entity(local_split):
     assert not {prompt_key(m) for m in train} & {prompt_key(m) for m in held}
 
     def sides(rows):
-        found = [_template_of(m[0]["content"].split("\n\n", 1)[1]) for m in rows]
+        found = [_template_of(m[1]["content"]) for m in rows]
         assert all(found), "every row comes from a known template"
         return {t for t, _ in found}, {s for _, s in found}
 
@@ -64,11 +64,12 @@ def test_every_answer_is_a_record_of_its_kinds_schema(local_split):
     _, train, held = local_split
     schemas = {k.instruction: k.keys for k in KINDS}
     for msgs in train + held:
-        instruction = msgs[0]["content"].split("\n\n", 1)[0]
+        assert [m["role"] for m in msgs] == ["system", "user", "assistant"]
+        instruction = msgs[0]["content"]
         record = parse_record(msgs[-1]["content"])
         assert record is not None and tuple(record) == schemas[instruction]
         # the answer's entity values are written in the prompt (extraction, not recall)
-        text = msgs[0]["content"]
+        text = msgs[1]["content"]
         for key in set(record) & (ENTITY_FIELDS - {"unit_price", "amount", "due_date"}):
             assert str(record[key]) in text
 
@@ -77,7 +78,7 @@ def test_kinds_are_balanced_and_the_seed_matters():
     train, held = generate_extraction(GeneratedDataConfig(task="extraction", num_examples=120, seed=1), 0.2)
     counts = {k.instruction: 0 for k in KINDS}
     for row in held:
-        counts[row["messages"][0]["content"].split("\n\n", 1)[0]] += 1
+        counts[row["messages"][0]["content"]] += 1
     assert len(held) == 24 and sorted(counts.values()) == [8, 8, 8]
     again = generate_extraction(GeneratedDataConfig(task="extraction", num_examples=120, seed=1), 0.2)
     other = generate_extraction(GeneratedDataConfig(task="extraction", num_examples=120, seed=2), 0.2)
