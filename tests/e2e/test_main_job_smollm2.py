@@ -48,12 +48,12 @@ def main_job(tmp_path_factory):
     proc = run_cli("pipeline", *[a for s in sets for a in ("--set", s)], "--log-dir", str(root / "logs"),
                    "--no-backup", env=env, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return {"root": root, "data": root / "data", "out": proc.stdout, "cfg": cfg}
+    return {"root": root, "data": root / "data", "out": proc.stdout, "log": proc.stdout + proc.stderr, "cfg": cfg}
 
 
 def test_smollm2_is_fine_tuned_and_beats_its_base_through_hf_and_vllm(main_job):
     out = main_job["out"]
-    assert "converting SmolLM2-135M-Instruct.Q4_1.gguf" in out
+    assert "converting SmolLM2-135M-Instruct.Q4_1.gguf" in main_job["log"]  # the flow's run log
     base, tuned = _score(out, "exact match", "HF")
     assert base == 0.0 and tuned > base  # the base never writes the schema's exact record
     jbase, jtuned = _score(out, "JSON valid", "HF")
@@ -73,9 +73,12 @@ def test_registered_version_carries_its_card_and_a_clean_held_out_split(main_job
     version = client.get_model_version_by_alias("smollm2-extraction-lora", "candidate")
     run = client.get_run(version.run_id)
     assert run.data.metrics["data_eval_prompt_overlap"] == 0
-    card = (data / "runs" / "local" / "adapter" / "README.md").read_text()
+    from mlflow.artifacts import download_artifacts
+
+    registered = download_artifacts(artifact_uri=f"{version.tags['adapter_uri']}/README.md",
+                                    tracking_uri=f"sqlite:///{data / 'mlflow' / 'mlflow.db'}")
+    card = Path(registered).read_text()
     manifest = json.loads(next((data / "models").glob("gguf-SmolLM2-*/conversion.json")).read_text())
     assert manifest["source_sha256"] in card and "apache-2.0" in card
     assert f"{run.data.metrics['final_exact_match']:.4f}" in card
-    served = Path(version.tags["adapter_path"])
-    assert (served / "README.md").read_text() == card
+    assert (Path(version.tags["adapter_path"]) / "README.md").read_text() == card  # what vLLM was given

@@ -60,10 +60,9 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
 
     # then the on-demand benchmark of the champion, as `prefect deployment run ... --param` does it
     request = {"model_ref": "models:/tiny-chat-lora@champion", "overrides": [f"paths.data_dir={data_dir}"],
-               "num_prompts": 5, "max_tokens": 8, "run_label": "cli-champion"}
+               "num_prompts": 5, "max_tokens": 8, "run_label": "cli-champion", "config_path": str(TINY_CONFIG)}
     triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
-                             "--param", f"log_dir={log_dir}",
-                             "--param", f"config_path={TINY_CONFIG}")
+                             "--param", f"log_dir={log_dir}")
     bench_run_id = flow_run_id_of(triggered.stdout)
     with deployed.worker(POOL):
         run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)
