@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from configs.data import GeneratedDataConfig
 from configs.errors import DataError
-from tasks.training.data import normalize_row, read_jsonl, read_rows
+from tasks.training.data import normalize_row, read_rows
 from tasks.training.synthetic.capitals import generate_capitals
 from tests._fuzz import fuzz_settings, time_limit
 
@@ -54,14 +54,7 @@ def flipped_real_line(draw: st.DrawFn) -> bytes:
 def _must_end_cleanly(tmp_path, lines: list[bytes], policy: str) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    with time_limit():
-        try:
-            rows, bad = read_jsonl(path, policy)
-        except DataError as exc:
-            assert str(path) in str(exc)
-            return
-    assert rows and all(m and m[-1]["role"] == "assistant" for m in rows)
-    assert all(1 <= n <= len(lines) for n, _ in bad)
+    _rows_or_named_error(path, policy, len(lines))  # .jsonl: the line reader
 
 
 @FUZZ
