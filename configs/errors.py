@@ -8,6 +8,7 @@
     ├── RegistryError       MLflow tracking / Model Registry problems
     ├── ServingError        vLLM start-up, health, adapter loading, gateway upstream
     ├── BenchmarkError      benchmark run below its success threshold, bad load shape
+    ├── PromotionError      a head-to-head comparison that cannot be made (different bases, no items)
     └── RetentionError      archive / upload / verification failures; nothing was deleted
 """
 
@@ -40,9 +41,13 @@ class BenchmarkError(PipelineError):
     pass
 
 
+class PromotionError(PipelineError):
+    pass
+
+
 class RetentionError(PipelineError):
     pass
 
 
-__all__ = ["BenchmarkError", "ConfigError", "DataError", "LogFormatError", "PipelineError", "RegistryError",
+__all__ = ["BenchmarkError", "ConfigError", "DataError", "LogFormatError", "PipelineError", "PromotionError", "RegistryError",
            "RetentionError", "ServingError", "TrainingError"]
