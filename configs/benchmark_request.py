@@ -38,6 +38,8 @@ class _RequestRules(BaseModel):
             raise ValueError("set model_ref (deploy from the registry) or endpoint (an already running server)")
         if self.promote and self.endpoint:
             raise ValueError("promote needs model_ref: an endpoint has no registry version to promote")
+        if self.compare_with and self.endpoint:
+            raise ValueError("compare_with needs model_ref: both versions are served by one vLLM we deploy")
         return self
 
     def benchmark_fields(self) -> dict[str, object]:
@@ -66,5 +68,11 @@ BenchmarkRequest = create_model(
                                  "(catches a deployment that serves the wrong weights).")),
     promote=(bool, Field(False, description="Run the promotion gate afterwards: on pass the version becomes "
                          "`champion` (needs model_ref with a registry version).")),
+    head_to_head=(bool, Field(True, description="With promote and a champion of the same base: serve both on one "
+                              "vLLM, compare them on the same items and interleaved load, and decide by confidence "
+                              "intervals (promotion.* margins). Off: the absolute thresholds.")),
+    compare_with=(str | None, Field(None, description="Compare head to head with this registry version (e.g. "
+                                    "models:/NAME@champion or models:/NAME/3) even without promote; unset: the "
+                                    "champion when promote is on.")),
     run_label=(str | None, Field(None, description="Label for the result folder and artifacts.")),
 )

@@ -1,5 +1,6 @@
 """`training-pipeline`: data -> base model -> QLoRA training (with before/after evaluation)
--> registration as `candidate` -> vLLM deployment -> benchmark -> promotion gate -> stop.
+-> registration as `candidate` -> vLLM deployment (the champion's adapter beside it, when
+there is one) -> benchmark -> head to head with the champion -> promotion gate -> stop.
 
 The flow only orders tasks. The managed vLLM server is stopped in `finally`, so it never
 outlives a failed benchmark or gate; a failing task fails the flow with its own message.
@@ -12,9 +13,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.benchmark.tasks import benchmark_task, publish_report_task
+from flows._gate import measure_and_decide
+from tasks.benchmark.tasks import publish_report_task
 from tasks.pipeline.tasks import load_config_task
-from tasks.promotion.tasks import promotion_gate_task
+from tasks.promotion.tasks import champion_task
 from tasks.registry.tasks import champion_quality_task, record_benchmark_task
 from tasks.serving.tasks import deploy_model_task, stop_model_task
 from tasks.training.tasks import build_base_model_task, prepare_data_task, register_task, train_task
@@ -50,18 +52,21 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
                                "metrics": registered["metrics"]}
     if not deploy_and_benchmark:
         return summary
-    champion = champion_quality_task(uri, name, cfg.promotion.alias)
-    deployment = deploy_model_task(cfg.serving, uri, ref, logs)
+    champion = champion_task(uri, name, version, cfg.promotion)
+    log.info("promotion: %s", champion["reason"])
+    gate = {"tracking_uri": uri, "name": name, "version": version,
+            "champion_quality": champion_quality_task(uri, name, cfg.promotion.alias)}
+    deployment = deploy_model_task(cfg.serving, uri, ref, logs, also=[champion["ref"]] if champion["ref"] else None)
     try:
         out = result_dir(cfg, f"{name}-v{version}")
-        bench = benchmark_task(benchmark_config(cfg, data["eval_path"]), deployment["base_url"],
-                               deployment["served_name"], str(out / "result.json"), logs,
-                               base_model=deployment["base_name"])
-        decision = promotion_gate_task(bench["result_file"], cfg.promotion, uri, name, version, champion)
+        bench, h2h, decision = measure_and_decide(cfg.promotion, benchmark_config(cfg, data["eval_path"]), deployment,
+                                                  out, logs, champion=champion, gate=gate)
     finally:
         stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
     record_benchmark_task(uri, name, version, bench, decision)
-    report = publish_report_task(bench, decision, ref, uri, name, version, f"{name}-v{version}")
+    report = publish_report_task(bench, decision, ref, uri, name, version, f"{name}-v{version}", h2h)
     log.info(decision["summary"])
     return {**summary, "benchmark": bench, "report": report, "promoted": decision["promoted"],
-            "gate": {"passed": decision["passed"], "failed": decision["failed"], "summary": decision["summary"]}}
+            "head_to_head": h2h and {k: h2h[k] for k in ("comparison_file", "markdown_file", "plot_file")},
+            "gate": {"passed": decision["passed"], "failed": decision["failed"], "summary": decision["summary"],
+                     "mode": decision["mode"], "champion_version": decision["champion_version"]}}

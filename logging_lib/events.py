@@ -218,11 +218,24 @@ RETENTION_SUMMARY = Event("retention_summary", "system", None, (  # INFO, or ERR
     num("skipped", "files skipped", nullable=False, extra=True),
     num("pruned", "old backups pruned", nullable=False, extra=True),
     Field("archives", INTEGER, required=True, extra=True), Field("errors", INTEGER, required=True, extra=True)))
+PROMOTION_DECISION = Event("promotion_decision", "system", None, (  # INFO when passed, WARNING when rejected
+    text("model_name", "registered model", required=True, extra=True),
+    text("candidate_version", required=True, extra=True),
+    Field("champion_version", STRING_OR_NULL, "the version compared with; null when none", extra=True),
+    text("mode", "head_to_head (intervals against the champion) or absolute (fixed thresholds)",
+         required=True, extra=True),
+    Field("passed", BOOLEAN, required=True, extra=True), Field("promoted", BOOLEAN, required=True, extra=True),
+    text("failed_checks", "comma-separated names of the checks that failed; empty when none", extra=True),
+    Field("metrics_compared", INTEGER, "head to head: metrics decided by interval", extra=True),
+    Field("metrics_worse", INTEGER, "head to head: metrics whose interval lies wholly on the bad side", extra=True),
+    Field("quality_items", INTEGER, "head to head: paired held-out items", extra=True),
+    Field("latency_requests", INTEGER, "head to head: requests per model in the interleaved run", extra=True),
+    text("summary", "the gate's one-line reason", extra=True)))
 
 EVENTS: dict[str, Event] = {e.name: e for e in (
     EPOCH_START, TRAINING_STEP, VALIDATION, EPOCH_END, TRAINING_ERROR,
     INFERENCE_REQUEST, INFERENCE_RESPONSE, INFERENCE_ERROR, BENCHMARK_REQUEST, BENCHMARK_RESPONSE, BENCHMARK_ERROR,
     API_REQUEST, API_RESPONSE,
     GPU_METRICS, SYSTEM_METRICS, GPU_UNAVAILABLE, MONITOR_ERROR,
-    RETENTION_ARCHIVED, RETENTION_FAILED, RETENTION_KEPT, RETENTION_SUMMARY,
+    RETENTION_ARCHIVED, RETENTION_FAILED, RETENTION_KEPT, RETENTION_SUMMARY, PROMOTION_DECISION,
 )}

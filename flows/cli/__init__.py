@@ -18,6 +18,7 @@ from flows.cli import train as _train
 from flows.cli import bench as _bench
 from flows.cli import gateway as _gateway
 from flows.cli import pipeline as _pipeline
+from flows.cli import promote as _promote
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
@@ -29,6 +30,7 @@ app.add_typer(_registry.app, name="registry")
 app.command("gateway")(_gateway.gateway)
 app.command("bench")(_bench.bench)
 app.command("pipeline")(_pipeline.pipeline)
+app.command("promote")(_promote.promote)
 
 
 # Prefect, MLflow and vLLM phone home unless told not to; nothing we start should.

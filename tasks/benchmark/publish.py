@@ -12,9 +12,11 @@ from tasks.benchmark.results import QUALITY_KEYS, QUALITY_METRICS, TABLE_METRICS
 
 
 def publish_report(summary: dict[str, Any], decision: dict[str, Any] | None, model_ref: str | None,
-                   tracking_uri: str, name: str | None, version: str | None, label: str) -> str:
+                   tracking_uri: str, name: str | None, version: str | None, label: str,
+                   head_to_head: dict[str, Any] | None = None) -> str:
     """Table and markdown as Prefect artifacts (needs a Prefect run context), plus `report.md`
-    next to the result JSON; returns that file's path."""
+    next to the result JSON; returns that file's path. `head_to_head`: the comparison's files
+    (head_to_head_run.run_head_to_head), whose table becomes an artifact of its own too."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     from tasks.benchmark.results import read_result
@@ -24,9 +26,14 @@ def publish_report(summary: dict[str, Any], decision: dict[str, Any] | None, mod
     rows = [{"metric": k, "value": flat[k]} for k in TABLE_METRICS if flat.get(k) is not None]
     key = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")[:40] or "benchmark"
     create_table_artifact(rows, key=f"{key}-metrics", description=f"Benchmark metrics: {label}")
+    comparison = Path(head_to_head["markdown_file"]).read_text() if head_to_head else None
     markdown = report_markdown(result, decision, model_ref, tracking_uri, name=name, version=version,
-                               result_file=summary.get("result_file"), plot_file=summary.get("plot_file"))
+                               result_file=summary.get("result_file"), plot_file=summary.get("plot_file"),
+                               comparison=comparison, comparison_plot=head_to_head and head_to_head["plot_file"])
     create_markdown_artifact(markdown, key=f"{key}-report", description=f"Benchmark report: {label}")
+    if comparison is not None:
+        create_markdown_artifact(comparison, key=f"{key}-head-to-head",
+                                 description=f"Head to head with the champion: {label}")
     path = Path(summary["result_file"]).with_name("report.md")
     path.write_text(markdown)
     return str(path)
@@ -34,7 +41,10 @@ def publish_report(summary: dict[str, Any], decision: dict[str, Any] | None, mod
 
 def report_markdown(result: BenchmarkResult, decision: dict[str, Any] | None, model_ref: str | None,
                     tracking_uri: str, ui_url: str | None = None, name: str | None = None,
-                    version: str | None = None, result_file: str | None = None, plot_file: str | None = None) -> str:
+                    version: str | None = None, result_file: str | None = None, plot_file: str | None = None,
+                    comparison: str | None = None, comparison_plot: str | None = None) -> str:
+    """`comparison`: the head-to-head table (comparison_report.comparison_markdown, computed
+    once and read from its file), shown under the gate's verdict."""
     lines = ["# Benchmark report", ""]
     if model_ref:
         link = (f"[{model_ref}]({ui_url.rstrip('/')}/#/models/{name}/versions/{version})"
@@ -50,6 +60,10 @@ def report_markdown(result: BenchmarkResult, decision: dict[str, Any] | None, mo
         verdict = "PASSED: promoted to champion" if decision.get("promoted") else (
             "PASSED" if decision["passed"] else f"FAILED ({', '.join(decision['failed'])}); stays candidate")
         lines += ["", f"## Promotion gate: {verdict}", "", decision["summary"]]
+    if comparison is not None:
+        lines += ["", "## Head to head with the champion", "", comparison.strip()]
+        if comparison_plot:
+            lines += ["", f"Forest plot: `{comparison_plot}`"]
     return "\n".join(lines) + "\n"
 
 

@@ -37,8 +37,10 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
 
 @task(name="publish-report")
 def publish_report_task(summary: dict[str, Any], decision: dict[str, Any] | None, model_ref: str | None,
-                        tracking_uri: str, name: str | None, version: str | None, label: str) -> str:
-    """Metrics table and markdown report as Prefect artifacts; returns the report file's path."""
+                        tracking_uri: str, name: str | None, version: str | None, label: str,
+                        head_to_head: dict[str, Any] | None = None) -> str:
+    """Metrics table, markdown report and (head to head) the comparison table as Prefect
+    artifacts; returns the report file's path."""
     from tasks.benchmark.publish import publish_report
 
-    return publish_report(summary, decision, model_ref, tracking_uri, name, version, label)
+    return publish_report(summary, decision, model_ref, tracking_uri, name, version, label, head_to_head)

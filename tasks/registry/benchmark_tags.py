@@ -24,6 +24,26 @@ def champion_quality(tracking_uri: str, name: str, alias: str = "champion") -> f
         return None
 
 
+def comparison_tags(decision: dict[str, Any]) -> dict[str, Any]:
+    """The gate's mode and, head to head, whom it was compared with and each metric's interval
+    and verdict (`h2h_<metric>`, compact JSON), as the comparison computed them."""
+    tags: dict[str, Any] = {"gate_mode": decision.get("mode", "absolute"),
+                            "gate_champion_version": decision.get("champion_version"),
+                            "gate_comparison_file": decision.get("comparison_file")}
+    comparison = decision.get("comparison")
+    if not comparison:
+        return tags
+    import json
+
+    tags["gate_confidence"] = comparison["confidence"]
+    tags["gate_quality_items"] = comparison["quality_items"]
+    tags["gate_latency_requests"] = comparison["latency_requests"]
+    for m in comparison["metrics"]:
+        tags[f"h2h_{m['metric']}"] = json.dumps({k: m[k] for k in ("estimate", "low", "high", "bound", "verdict")},
+                                                separators=(",", ":"))
+    return tags
+
+
 def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[str, Any],
                      decision: dict[str, Any] | None) -> None:
     """The headline numbers (`bench_<key>` for each of `HEADLINE_METRICS`, as the benchmark task's
@@ -37,6 +57,7 @@ def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[s
     if decision is not None:
         tags["gate_passed"] = decision["passed"]
         tags["gate_summary"] = decision["summary"][:4000]
+        tags.update(comparison_tags(decision))
     for key, value in tags.items():
         if value is not None:
             # repr() keeps every digit: the next candidate is compared against this exact value

@@ -14,6 +14,10 @@ two idle cores):
    and `benchmark_error` lines, and a slow request;
 4. a training run that fails (no example fits `model.max_seq_len`): a real `training_error`.
 
+After each benchmark the promotion gate (`decide`, `apply_decision`, `log_decision`) decides
+on its result as the flows do: the clean one passes, the faulty one is rejected, so
+`promotion_decision` lines say `passed` true, then false.
+
 The moments between the phases are kept, so tests can query "just after the clean benchmark"
 or "while everything was healthy" (after 2, before 3).
 """
@@ -26,6 +30,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -33,6 +38,7 @@ from tests.conftest import REPO_ROOT, run_cli
 
 CLEAN_N = 10
 MODELS = ("tiny-chat-lora-v1", "tiny-chat-lora-v2")
+REGISTERED = "tiny-chat-lora"      # the registered model both served names are versions of
 EXAMPLE_BENCH_RUN = "example0"
 EXAMPLE_REQUEST_ID = f"bench-{EXAMPLE_BENCH_RUN}-00000"  # the id docs/observability.md follows through the logs
 TINY_TRAINING = [
@@ -82,13 +88,15 @@ def _build(root: Path) -> RealLogs:
     stub = StubServer(ttft_ms=20, itl_ms=5).start_in_thread()
     gateway = BackgroundGateway(GatewayConfig(backend_url=stub.base_url, port=0), log_dir=str(log_dir)).start()
     try:
-        _bench(gateway.base_url, MODELS[0], root / "clean.jsonl", [{}] * CLEAN_N, log_dir, "clean000")
+        _gate(_bench(gateway.base_url, MODELS[0], root / "clean.jsonl", [{}] * CLEAN_N, log_dir, "clean000"),
+              log_dir, "1")
         clean_end = _now_ms()
         run_a = _train(root, data_dir, log_dir, "obs-a")
         run_b = _train(root, data_dir, log_dir, "obs-b")
         healthy_end = _now_ms()
         faults = [{}, {"status": 503}, {"ttft_ms": 1100}, {}, {"status": 400}, {}, {"status": 503}, {}]
-        _bench(gateway.base_url, MODELS[1], root / "faulty.jsonl", faults, log_dir, EXAMPLE_BENCH_RUN)
+        _gate(_bench(gateway.base_url, MODELS[1], root / "faulty.jsonl", faults, log_dir, EXAMPLE_BENCH_RUN),
+              log_dir, "2")
         faulty_end = _now_ms()
     finally:
         gateway.stop()
@@ -99,8 +107,8 @@ def _build(root: Path) -> RealLogs:
                     sum(1 for f in faults if "status" in f), clean_end, healthy_end, faulty_end, _now_ms(), gpu)
 
 
-def _bench(base_url: str, model: str, dataset: Path, stubs: list[dict], log_dir: Path, run_id: str) -> None:
-    """One benchmark through the gateway, logged as `mlops bench` logs it."""
+def _bench(base_url: str, model: str, dataset: Path, stubs: list[dict], log_dir: Path, run_id: str) -> Any:
+    """One benchmark through the gateway, logged as `mlops bench` logs it; returns its result."""
     from configs.benchmark import BenchmarkConfig
     from logging_lib import InferenceLogger
     from tasks.benchmark.bench import run_benchmark
@@ -111,7 +119,19 @@ def _bench(base_url: str, model: str, dataset: Path, stubs: list[dict], log_dir:
     cfg = BenchmarkConfig(num_prompts=len(stubs), max_tokens=4, max_concurrency=4, warmup_requests=0,
                           dataset_path=dataset, min_success_rate=0.0)
     with InferenceLogger("benchmark", str(log_dir)) as logger:
-        run_benchmark(cfg, base_url, model, logger=logger, run_id=run_id)
+        return run_benchmark(cfg, base_url, model, logger=logger, run_id=run_id)
+
+
+def _gate(result: Any, log_dir: Path, version: str) -> None:
+    """The gate on a benchmark result, as promotion_gate_task runs it (no registry here: a pass
+    moves no alias), writing its `promotion_decision` event."""
+    from configs.promotion import PromotionConfig
+    from tasks.promotion.decision_log import log_decision
+    from tasks.promotion.gate import apply_decision, decide
+
+    cfg = PromotionConfig(require_quality=False)
+    out = apply_decision(decide(result, cfg, None), "unused", REGISTERED, version, cfg, promote=lambda *a, **k: None)
+    log_decision(out, log_dir, model_name=REGISTERED, version=version)
 
 
 def _train(root: Path, data_dir: Path, log_dir: Path, run_name: str, *extra: str, fails: bool = False) -> str:

@@ -24,7 +24,7 @@ from logging_lib.logql.source import default_host
 from logging_lib.schemas import BASE_SCHEMA, EVENT_SCHEMAS
 from tests.conftest import REPO_ROOT
 from tests.integration._alloy_syntax import Block, Call, Ref, parse_alloy, references
-from tests.integration._observability_data import CLEAN_N, EXAMPLE_REQUEST_ID, RealLogs, real_logs
+from tests.integration._observability_data import CLEAN_N, EXAMPLE_REQUEST_ID, REGISTERED, RealLogs, real_logs
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +131,8 @@ def test_every_logql_expression_returns_data_split_as_it_says(logs: RealLogs) ->
     from flows.cli import app
 
     runner = CliRunner()
-    expect_values = {"mlflow_run_id": set(logs.run_ids), "model_name": {logs.clean_model, logs.faulty_model},
+    expect_values = {"mlflow_run_id": set(logs.run_ids),
+                     "model_name": {logs.clean_model, logs.faulty_model, REGISTERED},
                      "host": {default_host()}, "job": set(JOBS)}
     empty, failed, wrong = [], [], []
     exempt = {f"{w}: {e}" for w, e in ALL_EXPRS if no_data_reason(w, e, logs.gpu)}
@@ -244,6 +245,10 @@ def test_alerts_follow_the_real_failures(logs: RealLogs) -> None:
     assert evaluate_rule(rules["APIErrorRateHigh"], logs.root, logs.faulty_bench_end_ms + 120_000).state == "firing"
     training = evaluate_rule(rules["TrainingError"], logs.root, logs.end_ms)
     assert training.state == "firing" and [v for _lb, v in training.series] == [1]
+    rejected = evaluate_rule(rules["PromotionRejected"], logs.root, logs.end_ms)  # the faulty run's gate
+    assert rejected.state == "firing" and [v for _lb, v in rejected.series] == [1]
+    decisions = _lines(logs, "system", "promotion_decision")
+    assert [(d["passed"], d["failed_checks"]) for d in decisions] == [(True, ""), (False, "failure_rate")]
     latency = evaluate_rule(rules["InferenceLatencyHigh"], logs.root, logs.end_ms)
     assert latency.state == "inactive"
     # ... because of its threshold, not for want of data: without it, both models have a mean.

@@ -50,7 +50,7 @@ def test_every_typed_method_is_tied_to_a_declared_event():
     # the rest are written by name through SystemLogger.log_event, every field a keyword
     by_name = set(ev.EVENTS) - {event.name for _, _, event in TYPED}
     assert by_name == {"monitor_error", "retention_archived", "retention_failed", "retention_kept",
-                       "retention_summary"}
+                       "retention_summary", "promotion_decision"}
     assert all(f.extra for name in by_name for f in ev.EVENTS[name].fields)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,12 @@ def test_promotion_task_reads_result_file(tmp_path: Path) -> None:
     from tasks.promotion.tasks import promotion_gate_task
 
     path = write_result(make_result(**{**GOOD, "ttft_s": 5.0}), tmp_path / "result.json")
-    out = promotion_gate_task.fn(str(path), CFG, "uri", "bot", "4", champion_quality=0.5)
+    out = promotion_gate_task.fn(str(path), CFG, "uri", "bot", "4", champion_quality=0.5, log_dir=str(tmp_path))
     assert out["promoted"] is False and out["failed"] == ["p99_ttft_ms"]
+    (line,) = [json.loads(x) for f in (tmp_path / "system").glob("*.log") for x in f.read_text().splitlines()]
+    assert line["message"] == "promotion_decision" and line["level"] == "WARNING"
+    assert (line["passed"], line["mode"], line["failed_checks"], line["candidate_version"]) == (
+        False, "absolute", "p99_ttft_ms", "4")
 
 
 def test_promotion_task_names_a_file_that_is_not_a_result(tmp_path: Path) -> None:
