@@ -1,7 +1,7 @@
 """Turns the head-to-head measurement files into one `Comparison` (pure: files in, value out).
 
     quality = read_rows(run_dir / "quality_items.jsonl")     # tasks/benchmark/quality.py::item_rows
-    latency = read_rows(run_dir / "h2h_requests.jsonl")      # one row per request, both sides
+    latency = read_rows(latency_file)     # the interleaved run: one row per request, both sides
     c = build_comparison(quality, latency, cfg, champion="bot-v3", candidate="bot-v4",
                          champion_version="3", candidate_version="4")
     write_comparison(c, run_dir / "comparison.json")
