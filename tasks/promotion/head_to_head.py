@@ -55,11 +55,18 @@ def _check_sides(rows: Sequence[Row], sides: tuple[str, str]) -> None:
         raise PromotionError("quality items: an item_id appears more than once; each item must be one row")
 
 
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    raise PromotionError(f"{where}: {value!r} is not a number")
+
+
 def _scores(rows: Sequence[Row], side: str, metric: str) -> list[float] | None:
-    values = [row.get(f"{side}_{metric}") for row in rows]
+    key = f"{side}_{metric}"
+    values = [row.get(key) for row in rows]
     if any(v is None for v in values):
         return None
-    return [float(v) for v in values]
+    return [_number(v, f"quality items: row {i} {key}") for i, v in enumerate(values)]
 
 
 def compare_quality(rows: Sequence[Row], cfg: PromotionConfig, *, champion_side: str = "champion",
@@ -104,8 +111,8 @@ def _paired(sides: dict[str, dict[int, Row]], metric: str) -> tuple[list[float],
     for index in sorted(sides["champion"].keys() & sides["candidate"].keys()):
         a, b = sides["champion"][index], sides["candidate"][index]
         if a.get("success") and b.get("success") and a.get(key) is not None and b.get(key) is not None:
-            champion.append(float(a[key]))
-            candidate.append(float(b[key]))
+            champion.append(_number(a[key], f"latency rows: champion prompt {index} {key}"))
+            candidate.append(_number(b[key], f"latency rows: candidate prompt {index} {key}"))
     return champion, candidate
 
 

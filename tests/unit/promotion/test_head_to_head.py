@@ -61,6 +61,17 @@ def test_text_references_compare_exact_match_only_and_the_margin_override_is_use
     assert out[0].verdict == "non-inferior"
 
 
+def test_a_score_that_is_not_a_number_is_named() -> None:
+    rows = quality_rows(10, {"champion": set(), "tuned": set()})
+    rows[4]["tuned_field_accuracy"] = "high"
+    with pytest.raises(PromotionError, match=r"row 4 tuned_field_accuracy: 'high' is not a number"):
+        compare_quality(rows, CFG)
+    latency = latency_rows(10, 1.0)
+    latency[0]["ttft_ms"] = "fast"
+    with pytest.raises(PromotionError, match=r"prompt \d+ ttft_ms: 'fast' is not a number"):
+        compare_latency(latency, CFG)
+
+
 def test_quality_without_the_champion_side_or_items_is_a_clear_error() -> None:
     rows = quality_rows(10, {"tuned": set(), "base": {1}})
     with pytest.raises(PromotionError, match=r"10 of 10 rows have no 'champion' side"):
