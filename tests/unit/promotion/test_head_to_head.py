@@ -120,6 +120,8 @@ def test_each_metric_gets_its_own_fixed_seed() -> None:
     (lambda rows: [{**rows[0], "side": "base"}] + rows[1:], "side 'base'; expected one of"),
     (lambda rows: [{**r, "tpot_ms": None} for r in rows], "no prompt has a tpot from both sides.*drop 'tpot'"),
     (lambda rows: [{**r, "success": False} for r in rows], "no prompt has a ttft from both sides"),
+    (lambda rows: [{**r, "tpot_ms": 0.0} for r in rows], "latency median_tpot: median ratio: the champion's median "
+                                                        "is 0.*drop it from promotion.latency_metrics"),
 ])
 def test_latency_rows_that_cannot_pair_are_a_clear_error(edit, message) -> None:
     with pytest.raises(PromotionError, match=message):
