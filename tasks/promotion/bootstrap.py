@@ -26,6 +26,8 @@ from configs.errors import PromotionError
 
 STATS = ("median", "p95")
 _BLOCK_CELLS = 4_000_000  # index-matrix cells per block (~32 MB of int64)
+_ZERO_HINT = ("; a latency that is 0 by design (a server without per-token delay) cannot be compared as a "
+              "ratio: drop it from promotion.latency_metrics")
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def paired_ratio(champion: Sequence[float], candidate: Sequence[float], stat: st
         raise PromotionError(f"{stat} ratio: latencies must be >= 0; got a negative value")
     base = float(statistic(a, stat))
     if base <= 0:
-        raise PromotionError(f"{stat} ratio: the champion's {stat} is 0, so no ratio to it exists")
+        raise PromotionError(f"{stat} ratio: the champion's {stat} is 0, so no ratio to it exists{_ZERO_HINT}")
 
     def ratios(idx: np.ndarray) -> np.ndarray:
         return statistic(b[idx], stat, axis=1) / statistic(a[idx], stat, axis=1)
@@ -124,7 +126,7 @@ def paired_ratio(champion: Sequence[float], candidate: Sequence[float], stat: st
         boot = _resampled(len(a), resamples, seed, ratios)
     if not np.isfinite(boot).all() or (boot <= 0).any():
         raise PromotionError(f"{stat} ratio: some resamples have a champion or candidate {stat} of 0 "
-                             "(too many zero latencies for a ratio); compare on more requests")
+                             f"(too many zero latencies for a ratio){_ZERO_HINT}")
     low, high = _bounds(boot, confidence)
     logs = np.log(boot)
     se = float(logs.std(ddof=1)) if len(logs) > 1 else 0.0

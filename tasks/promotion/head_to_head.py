@@ -122,8 +122,7 @@ def _latency_metric(name: str, stat: str, champion: list[float], candidate: list
         r = paired_ratio(champion, candidate, stat, confidence=cfg.confidence, resamples=cfg.bootstrap_resamples,
                          seed=metric_seed(cfg.bootstrap_seed, name))
     except PromotionError as exc:
-        raise PromotionError(f"latency {name}: {exc}; if this latency is 0 by design (a server without "
-                             f"per-token delay), drop it from promotion.latency_metrics") from exc
+        raise PromotionError(f"latency {name}: {exc}") from exc
     bound = cfg.margin(name)
     verdict, passed = judge(LATENCY, r.low, r.high, bound)
     return MetricComparison(

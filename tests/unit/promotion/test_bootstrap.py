@@ -131,6 +131,9 @@ def test_ratio_rejects_an_unknown_statistic_and_a_zero_champion() -> None:
         paired_ratio([1.0, 2.0], [1.0, 2.0], "p99", **KW, seed=0)
     with pytest.raises(PromotionError, match="champion's median is 0"):
         paired_ratio([0.0, 0.0, 1.0], [1.0, 1.0, 1.0], "median", **KW, seed=0)
+    mostly_zero = [0.0] * 45 + [1.0] * 55  # a median of 1, but of 0 in many resamples
+    with pytest.raises(PromotionError, match="some resamples have a champion or candidate median of 0.*drop it"):
+        paired_ratio(mostly_zero, mostly_zero, "median", **KW, seed=0)
     with pytest.raises(PromotionError, match="must be >= 0"):
         paired_ratio([1.0, 2.0], [-1.0, 2.0], "median", **KW, seed=0)
 
