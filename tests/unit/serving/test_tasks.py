@@ -30,7 +30,7 @@ def test_deploy_attached_via_registry_and_stop(monkeypatch: pytest.MonkeyPatch, 
     finally:
         stub.stop_thread()
     assert out == {"mode": "attached", "base_url": stub.base_url, "served_name": "bot", "base_name": "bot",
-                   "pid": None, "log_path": None}
+                   "pid": None, "log_path": None, "served_names": {"models:/bot@candidate": "bot"}}
     assert stop_model_task.fn(None) is False
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
