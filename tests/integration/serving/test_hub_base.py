@@ -82,8 +82,8 @@ def _chat(base_url: str, model: str) -> httpx.Response:
 def test_managed_vllm_serves_a_hub_id_base_with_its_adapter(hub_server: HubServer) -> None:
     dep = hub_server.deployment
     models = {m["id"]: m for m in httpx.get(dep.base_url + "/v1/models", trust_env=False).json()["data"]}
-    assert models["tiny-base"]["root"] == HUB_ID and models["tiny"]["parent"] == "tiny-base"
-    assert _chat(dep.base_url, "tiny").status_code == _chat(dep.base_url, "tiny-base").status_code == 200
+    assert models["tiny-base"]["root"] == HUB_ID and models["tiny-v1"]["parent"] == "tiny-base"
+    assert _chat(dep.base_url, "tiny-v1").status_code == _chat(dep.base_url, "tiny-base").status_code == 200
     log = Path(str(dep.log_path)).read_text()
     assert log.splitlines()[0].split(" --model ")[1].startswith(f"{HUB_ID} ")
     assert SECRET not in log  # the token reaches vLLM's environment only
@@ -126,7 +126,8 @@ def test_pipeline_flow_in_attached_mode_trains_on_the_hub_id_and_loads_into_the_
     version = describe_model(uri, "tiny-chat-lora")["versions"][-1]
     assert version["tags"]["base_model"] == HUB_ID
     models = {m["id"]: m for m in httpx.get(url + "/v1/models", trust_env=False).json()["data"]}
-    assert models["tiny-chat-lora"]["parent"] == "tiny-base"  # the adapter went into the running server
+    # the adapter went into the running server, under its versioned name
+    assert models[f"tiny-chat-lora-v{version['version']}"]["parent"] == "tiny-base"
     assert not list((tmp_path / "logs").glob("vllm/*.log"))  # it started no vLLM of its own
     assert SECRET not in run.stdout + run.stderr
     for f in (tmp_path / "logs").rglob("*.log"):
