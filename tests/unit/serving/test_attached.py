@@ -25,7 +25,7 @@ def test_loads_adapter_into_running_server() -> None:
         assert (dep.mode, dep.base_url, dep.served_name, dep.pid) == ("attached", stub.base_url, "bot", None)
         attach(ADAPTER, ServingConfig(mode="attached", base_url=stub.base_url))   # already served: no reload
         assert stub.stats.lora_loaded == ["bot"]
-        with pytest.raises(ServingError, match=r"serves \[.bot., .bot-base.\], not ./m., the base model of .other."):
+        with pytest.raises(ServingError, match=r"serves \[.bot-base.\], not ./m., the base model of .other."):
             attach(ServeTarget("other", "/m", "other"), ServingConfig(mode="attached", base_url=stub.base_url))
     finally:
         stub.stop_thread()
