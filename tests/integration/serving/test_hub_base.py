@@ -96,7 +96,7 @@ def test_attached_server_must_serve_the_registered_base(hub_server: HubServer, t
     with pytest.raises(ServingError) as info:
         attach(other, cfg)
     message = str(info.value)
-    assert f"serves ['tiny-base ({HUB_ID})'], not 'mlops-test/other-model', the base model of 'other'" in message
+    assert f"serves ['tiny-base ({HUB_ID})'], not 'mlops-test/other-model', the base model of 'other-v1'" in message
     assert "vllm serve mlops-test/other-model" in message
     served = {m["id"] for m in httpx.get(url + "/v1/models", trust_env=False).json()["data"]}
     assert "other" not in served  # nothing was loaded into the wrong base
