@@ -4,8 +4,12 @@ Champion and candidate served by one vLLM share its batches, so a latency differ
 two separate runs would mix the model with whatever else the machine did at the time. Here every
 prompt goes to every model, and all `len(models) * num_requests` requests are put in ONE seeded
 random order under ONE schedule (`cfg.request_rate`, `burstiness`, `max_concurrency`, as a normal
-run), so both sides meet the same load at the same moments and their per-request latencies
-compare as pairs. The prompts are those of a normal run (`load_prompts` with `cfg.seed`);
+run), so both sides meet the same load at the same moments. The order is blocked by prompt: the
+prompts come in a random order, and each prompt's requests (one per model, themselves in random
+order) are sent one after the other, so the two answers to one prompt meet nearly the same
+queue and batch and their latencies compare as pairs. A fully shuffled order would put one at
+queue position 3 and the other at 150, and the pair's difference would be mostly queueing: on
+the tiny model's all-at-once run that made the intervals of identical models too wide to pass. The prompts are those of a normal run (`load_prompts` with `cfg.seed`);
 `seed` draws the order and the send times. Failures are data (`success`, `error`), as in
 run_benchmark; only every warm-up of one model failing stops the run.
 """
@@ -33,10 +37,18 @@ ROW_FIELDS = ("side", "prompt_index", "request_id", "model", "success", "status"
 
 def interleaved_inputs(prompts: list[tuple[Any, dict[str, Any]]], models: dict[str, str], max_tokens: int,
                        seed: int, run_id: str) -> list[tuple[str, int, RequestInput]]:
-    """(side, prompt index, request) for every prompt and every side, in one seeded random order."""
-    planned = [(side, i, RequestInput(f"h2h-{run_id[:8]}-{side}-{i:05d}", prompt, max_tokens, dict(extra), name))
-               for i, (prompt, extra) in enumerate(prompts) for side, name in models.items()]
-    random.Random(seed).shuffle(planned)
+    """(side, prompt index, request) for every prompt and every side, in one seeded random order,
+    blocked by prompt (see the module's docstring)."""
+    rng = random.Random(seed)
+    order = list(range(len(prompts)))
+    rng.shuffle(order)
+    planned = []
+    for i in order:
+        prompt, extra = prompts[i]
+        sides = list(models.items())
+        rng.shuffle(sides)
+        planned += [(side, i, RequestInput(f"h2h-{run_id[:8]}-{side}-{i:05d}", prompt, max_tokens, dict(extra), name))
+                    for side, name in sides]
     return planned
 
 

@@ -70,6 +70,10 @@ def test_every_prompt_reaches_every_model_once_in_one_seeded_interleaved_order(
     sides = [r["side"] for r in rows]
     assert sum(a != b for a, b in zip(sides, sides[1:])) >= 4
     assert set(sides[:10]) == set(MODELS)
+    # blocked by prompt: each prompt's two requests go one after the other, in either order
+    pairs = [rows[k:k + 2] for k in range(0, len(rows), 2)]
+    assert all(a["prompt_index"] == b["prompt_index"] and {a["side"], b["side"]} == set(MODELS) for a, b in pairs)
+    assert len({a["side"] for a, _ in pairs}) == 2 and [a["prompt_index"] for a, _ in pairs] != list(range(10))
 
     log = next((log_dir / "inference").glob("benchmark_*.log"))
     assert validate_file(log).ok
