@@ -1,11 +1,14 @@
 """The nightly pipeline as a user triggers it: `prefect deployment run 'training-pipeline/nightly'`
 against a real Prefect server and process worker, on the tiny config; it must end with a
-registered, benchmarked and promoted version, logs that carry the run ids, and no vLLM left."""
+registered, benchmarked and promoted version, logs that carry the run ids, and no vLLM left.
+Run a second time, it decides its promotion head to head with the champion by confidence
+intervals, both versions served by one vLLM."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -69,6 +72,50 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
     result = json.loads(next(data_dir.glob("benchmarks/*cli-champion/result.json")).read_text())
     assert result["completed"] == 5 and result["quality"] is not None
+    assert not vllm_processes(str(data_dir))
+
+    _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides)
+
+
+def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -> None:
+    from tasks.promotion.comparison import Comparison
+    from tasks.registry.versions import client_for
+
+    triggered = deployed.cli("deployment", "run", "training-pipeline/nightly",
+                             "--param", "overrides=" + json.dumps(overrides), "--param", f"log_dir={log_dir}",
+                             "--param", f"config_path={TINY_CONFIG}")
+    run_id = flow_run_id_of(triggered.stdout)
+    with deployed.worker(POOL):
+        run = deployed.wait_for_flow_run(run_id, timeout_s=600)
+        run_logs = _run_logs(deployed, run_id, until="promotion gate")
+    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
+    client = client_for(f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}")
+    tags = client.get_model_version("tiny-chat-lora", "2").tags
+    assert (tags["gate_mode"], tags["gate_champion_version"]) == ("head_to_head", "1")
+    comparison = Comparison.from_dict(json.loads(Path(tags["gate_comparison_file"]).read_text()))
+    assert (comparison.champion, comparison.candidate) == ("tiny-chat-lora-v1", "tiny-chat-lora-v2")
+    assert comparison.resamples >= 2000 and comparison.quality_items == 24 and comparison.latency_requests == 12
+    assert {"exact_match", "median_ttft", "p95_ttft", "median_e2el", "p95_e2el"} <= {m.metric for m in comparison.metrics}
+    for m in comparison.metrics:  # the tags hold what the comparison computed, interval and verdict
+        assert json.loads(tags[f"h2h_{m.metric}"])["verdict"] == m.verdict and m.low <= m.estimate <= m.high
+    passed = tags["gate_passed"] == "True"
+    assert passed == (comparison.passed and "failure_rate" not in tags["gate_summary"])
+    champion = client.get_model_version_by_alias("tiny-chat-lora", "champion").version
+    assert str(champion) == ("2" if passed else "1")
+    assert any("head to head with the champion" in m for m in run_logs)
+    # one vLLM served both versions under their versioned names
+    commands = [p.read_text().splitlines()[0] for p in (log_dir / "vllm").glob("*.log")]
+    assert any("tiny-chat-lora-v1=" in c and "tiny-chat-lora-v2=" in c for c in commands)
+    out = Path(tags["gate_comparison_file"]).parent
+    assert (out / "comparison.png").stat().st_size > 0 and (out / "head_to_head_requests.jsonl").exists()
+    report = (out / "report.md").read_text()
+    assert "## Head to head with the champion" in report and "| exact_match |" in report
+    decisions = [orjson.loads(line) for p in (log_dir / "system").glob("promotion_*.log")
+                 for line in p.read_bytes().splitlines()]
+    assert [(d["candidate_version"], d["mode"]) for d in decisions] == [("1", "absolute"), ("2", "head_to_head")]
+    assert decisions[1]["passed"] is passed and decisions[1]["metrics_compared"] == len(comparison.metrics)
+    artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    assert any(a["key"].endswith("-head-to-head") for a in artifacts)
     assert not vllm_processes(str(data_dir))
 
 

@@ -126,3 +126,35 @@ def test_attached_mode_loads_a_new_version_beside_those_served(two_versions: Two
     models = _models(url)
     assert {f"{NAME}-v1", f"{NAME}-v2", f"{NAME}-v3"} <= set(models) and models[f"{NAME}-v3"]["parent"] == f"{NAME}-base"
     assert [_answer(url, f"{NAME}-v3", p) for p in PROMPTS] == [_answer(url, f"{NAME}-v1", p) for p in PROMPTS]
+
+
+def test_mlops_promote_compare_decides_head_to_head_on_the_running_server(two_versions: TwoVersions,
+                                                                          tmp_path: Path) -> None:
+    """`mlops promote --compare` in attached mode against this vLLM: both versions answer the same
+    held-out items and the interleaved load; the decision, its files, tags and log event follow;
+    --dry-run moves no alias."""
+    from tasks.promotion.comparison import Comparison
+    from tasks.registry.versions import client_for, get_alias_version
+    from tests.conftest import TINY_CONFIG, run_cli
+
+    reg, url = two_versions.registry, two_versions.deployment.base_url
+    sets = [f"paths.data_dir={tmp_path / 'data'}", f"mlflow.tracking_uri={reg.uri}", "serving.mode=attached",
+            f"serving.base_url={url}", "benchmark.num_prompts=10", "benchmark.eval_max_examples=12",
+            "benchmark.max_tokens=4", "eval.max_new_tokens=6"]
+    proc = run_cli("promote", "--compare", f"models:/{NAME}@champion", f"models:/{NAME}/2", "--config",
+                   str(TINY_CONFIG), "--log-dir", str(tmp_path / "logs"), "--dry-run",
+                   *[a for s in sets for a in ("--set", s)], timeout=600)
+    assert proc.returncode in (0, 3), proc.stdout + proc.stderr
+    (found,) = (tmp_path / "data").glob("benchmarks/*/comparison.json")
+    c = Comparison.from_dict(json.loads(found.read_text()))
+    assert (c.champion, c.candidate, c.champion_version, c.candidate_version) == (f"{NAME}-v1", f"{NAME}-v2", "1", "2")
+    assert c.quality_items == 12 and c.latency_requests == 10 and "exact_match" in {m.metric for m in c.metrics}
+    assert ("PASSED" if proc.returncode == 0 else "REJECTED") in proc.stdout and "| exact_match |" in proc.stdout
+    assert get_alias_version(reg.uri, NAME, "champion") == "1"   # --dry-run
+    tags = client_for(reg.uri).get_model_version(NAME, "2").tags
+    assert tags["gate_mode"] == "head_to_head" and tags["gate_comparison_file"] == str(found)
+    items = [json.loads(x) for x in (found.parent / "quality_items.jsonl").read_text().splitlines()]
+    assert len(items) == 12 and all("champion_exact_match" in r and "tuned_exact_match" in r for r in items)
+    (event,) = [json.loads(x) for p in (tmp_path / "logs" / "system").glob("promotion_*.log")
+                for x in p.read_text().splitlines()]
+    assert (event["mode"], event["champion_version"], event["promoted"]) == ("head_to_head", "1", False)
