@@ -110,8 +110,8 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
     assert (out / "comparison.png").stat().st_size > 0 and (out / "head_to_head_requests.jsonl").exists()
     report = (out / "report.md").read_text()
     assert "## Head to head with the champion" in report and "| exact_match |" in report
-    decisions = [orjson.loads(line) for p in (log_dir / "system").glob("promotion_*.log")
-                 for line in p.read_bytes().splitlines()]
+    decisions = sorted((orjson.loads(line) for p in (log_dir / "system").glob("promotion_*.log")
+                        for line in p.read_bytes().splitlines()), key=lambda d: d["timestamp"])
     assert [(d["candidate_version"], d["mode"]) for d in decisions] == [("1", "absolute"), ("2", "head_to_head")]
     assert decisions[1]["passed"] is passed and decisions[1]["metrics_compared"] == len(comparison.metrics)
     artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
