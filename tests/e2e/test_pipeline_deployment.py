@@ -118,6 +118,24 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
     assert any(a["key"].endswith("-head-to-head") for a in artifacts)
     assert not vllm_processes(str(data_dir))
 
+    # the on-demand benchmark compares any two versions when asked (compare_with), without promoting
+    request = {"model_ref": "models:/tiny-chat-lora/2", "compare_with": "models:/tiny-chat-lora/1",
+               "overrides": [f"paths.data_dir={data_dir}"], "num_prompts": 6, "max_tokens": 8,
+               "run_label": "cli-h2h", "config_path": str(TINY_CONFIG)}
+    triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
+                             "--param", f"log_dir={log_dir}")
+    bench_run_id = flow_run_id_of(triggered.stdout)
+    with deployed.worker(POOL):
+        run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)
+    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
+    (found,) = data_dir.glob("benchmarks/*cli-h2h/comparison.json")
+    compared = Comparison.from_dict(json.loads(found.read_text()))
+    assert (compared.champion, compared.candidate, compared.latency_requests) == (
+        "tiny-chat-lora-v1", "tiny-chat-lora-v2", 6)
+    assert "## Head to head with the champion" in (found.parent / "report.md").read_text()
+    assert str(client.get_model_version_by_alias("tiny-chat-lora", "champion").version) == str(champion)
+    assert not vllm_processes(str(data_dir))
+
 
 def _run_logs(server, flow_run_id: str, until: str, timeout_s: float = 30) -> list[str]:
     """The run's log messages, once one containing `until` has arrived (logs ship in batches)."""
