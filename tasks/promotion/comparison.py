@@ -15,7 +15,7 @@ A metric passes when better or non-inferior; the comparison passes when every me
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 QUALITY, LATENCY = "quality", "latency"
@@ -74,6 +74,7 @@ class Comparison:
     quality_items: int
     latency_requests: int          # per model
     metrics: tuple[MetricComparison, ...]
+    skipped: dict[str, str] = field(default_factory=dict)   # metric -> why it could not be compared
 
     @property
     def passed(self) -> bool:
@@ -98,5 +99,6 @@ class Comparison:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Comparison:
-        kw = {f.name: d[f.name] for f in fields(cls) if f.name != "metrics"}
+        kw = {f.name: d[f.name] for f in fields(cls) if f.name not in ("metrics", "skipped")}
+        kw["skipped"] = dict(d.get("skipped") or {})
         return cls(**kw, metrics=tuple(MetricComparison(**m) for m in d["metrics"]))

@@ -79,6 +79,9 @@ def comparison_markdown(c: Comparison) -> str:
         lines = [f"| {' | '.join(columns)} |", f"|{'|'.join('---' for _ in columns)}|"]
         lines += [f"| {' | '.join(row)} |" for row in rows]
         parts.append(f"### {TITLES[kind]}\n\n" + "\n".join(lines))
+    if c.skipped:
+        parts.append("Not compared (the gate decided without them):\n\n"
+                     + "\n".join(f"- {name}: {why}" for name, why in c.skipped.items()))
     parts.append(closing_line(c))
     return "\n\n".join(parts) + "\n"
 

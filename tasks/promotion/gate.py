@@ -70,6 +70,9 @@ def decide(result: BenchmarkResult, cfg: PromotionConfig, champion_quality: floa
 def decide_head_to_head(comparison: Comparison, failures: Check) -> Decision:
     """Every compared metric's verdict (comparison.judge) plus the candidate's failure rate."""
     checks = [failures] + [metric_check(m) for m in comparison.metrics]
+    if comparison.skipped:  # stated, not held against the candidate: failures are checked above
+        checks.append(Check("not_compared", None, None, True,
+                            "not compared: " + ", ".join(sorted(comparison.skipped))))
     if not comparison.metrics:
         checks.append(Check("head_to_head", None, None, False, "the comparison has no metric to decide by"))
     return Decision(all(c.passed for c in checks), checks, HEAD_TO_HEAD, comparison)

@@ -132,20 +132,34 @@ def _latency_metric(name: str, stat: str, champion: list[float], candidate: list
         detectable=ratio_detectable(r.se, cfg.confidence, cfg.power))
 
 
-def compare_latency(rows: Sequence[Row], cfg: PromotionConfig) -> list[MetricComparison]:
-    """One comparison per latency x statistic (`median_ttft`, `p95_ttft`, ...), in that order."""
+def compare_latency(rows: Sequence[Row], cfg: PromotionConfig,
+                    skipped: dict[str, str] | None = None) -> list[MetricComparison]:
+    """One comparison per latency x statistic (`median_ttft`, `p95_ttft`, ...), in that order.
+
+    A metric the rows cannot give (no pair with it, a statistic of 0: e.g. a server that sends
+    every token in one chunk has TPOT 0) raises PromotionError, or, when `skipped` is given, is
+    left out with its reason recorded there: the gate then decides on the rest and says so,
+    instead of failing the whole run on one unmeasurable number. Malformed rows always raise."""
     sides = _by_prompt(rows)
     out = []
     for metric in cfg.latency_metrics:
         champion, candidate = _paired(sides, metric)
         if not champion:
-            raise PromotionError(
-                f"latency rows: no prompt has a {metric} from both sides ({len(sides['champion'])} champion, "
-                f"{len(sides['candidate'])} candidate requests); need successful requests on both"
-                + ("; TPOT needs answers of 2+ tokens, or drop 'tpot' from promotion.latency_metrics"
-                   if metric == "tpot" else ""))
-        out.extend(_latency_metric(f"{stat}_{metric}", stat, champion, candidate, cfg)
-                   for stat in cfg.latency_stats)
+            why = (f"latency rows: no prompt has a {metric} from both sides ({len(sides['champion'])} champion, "
+                   f"{len(sides['candidate'])} candidate requests); need successful requests on both"
+                   + ("; TPOT needs answers of 2+ tokens, or drop 'tpot' from promotion.latency_metrics"
+                      if metric == "tpot" else ""))
+            if skipped is None:
+                raise PromotionError(why)
+            skipped.update({f"{stat}_{metric}": why for stat in cfg.latency_stats})
+            continue
+        for stat in cfg.latency_stats:
+            try:
+                out.append(_latency_metric(f"{stat}_{metric}", stat, champion, candidate, cfg))
+            except PromotionError as exc:
+                if skipped is None:
+                    raise
+                skipped[f"{stat}_{metric}"] = str(exc)
     return out
 
 
@@ -157,13 +171,15 @@ def build_comparison(quality_rows: Sequence[Row] | None, latency_rows: Sequence[
         raise PromotionError("head to head: neither quality items nor latency rows; nothing to compare")
     metrics = compare_quality(quality_rows, cfg) if quality_rows else []
     requests = 0
+    skipped: dict[str, str] = {}
     if latency_rows:
-        metrics += compare_latency(latency_rows, cfg)
+        metrics += compare_latency(latency_rows, cfg, skipped)
         requests = max(len(by_index) for by_index in _by_prompt(latency_rows).values())
     return Comparison(champion=champion, candidate=candidate, champion_version=champion_version,
                       candidate_version=candidate_version, confidence=cfg.confidence,
                       resamples=cfg.bootstrap_resamples, seed=cfg.bootstrap_seed,
-                      quality_items=len(quality_rows or ()), latency_requests=requests, metrics=tuple(metrics))
+                      quality_items=len(quality_rows or ()), latency_requests=requests, metrics=tuple(metrics),
+                      skipped=skipped)
 
 
 def read_rows(path: Path) -> list[Row]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,23 @@ def test_bad_files_name_the_file_and_line(tmp_path: Path) -> None:
     bad.write_text('{"champion": "bot-v3"}')
     with pytest.raises(PromotionError, match=r"comparison.json: not a comparison"):
         read_comparison(bad)
+
+
+@pytest.mark.parametrize(("edit", "gone"), [
+    (lambda rows: [{**r, "tpot_ms": 0.0} for r in rows], {"median_tpot", "p95_tpot"}),  # every token in one chunk
+    (lambda rows: [{**r, "tpot_ms": None} for r in rows], {"median_tpot", "p95_tpot"}),  # one-token answers
+    (lambda rows: [{**r, "success": r["side"] == "champion"} for r in rows],             # the candidate failed all
+     {f"{s}_{m}" for s in ("median", "p95") for m in ("ttft", "tpot", "e2el")}),
+])
+def test_build_comparison_leaves_out_what_cannot_be_compared_and_says_why(edit, gone) -> None:
+    """The pipeline must reach a decision (the failure-rate check rejects a candidate that failed
+    everything), not crash on one unmeasurable latency."""
+    from tasks.promotion.comparison_report import comparison_markdown
+
+    quality = quality_rows(12, {"champion": set(), "tuned": set()})
+    c = build_comparison(quality, edit(latency_rows(20, 1.0)), CFG, **NAMES)
+    assert set(c.skipped) == gone and not gone & {m.metric for m in c.metrics}
+    assert "exact_match" in {m.metric for m in c.metrics}
+    assert read_comparison(write_comparison(c, Path(tempfile.mkdtemp()) / "c.json")) == c
+    table = comparison_markdown(c)
+    assert all(f"- {name}: " in table for name in gone)
