@@ -58,6 +58,10 @@ def pipeline(
         for line in base_vs_tuned(served, tuned="tuned_", where="vLLM"):  # the same items, served
             typer.echo(line)
         typer.echo(f"benchmark report:    {out['report']}  (result {b['result_file']}, plot {b['plot_file']})")
+        if out.get("head_to_head"):
+            h2h = out["head_to_head"]
+            typer.echo(f"head to head:        vs champion v{out['gate']['champion_version']}: {h2h['markdown_file']}  "
+                       f"(forest plot {h2h['plot_file']})")
         typer.echo(f"promotion:           {'champion' if out['promoted'] else 'stays candidate'}: {out['gate']['summary']}")
     if retention is not None:
         typer.echo(f"backup:              {retention['destination']}  ({len(retention['archive_keys'])} archive(s) "
