@@ -11,11 +11,16 @@ A request body may carry `"stub": {...}` to override behaviour for that request:
 and the trailing usage message). `GET /stats` reports counters, including
 streams cut short by the client (`streams_cancelled`) and completions per model name.
 
+`model_ttft_ms` ({model name: extra ms}) adds a known delay to the first token of every
+request for that name (streaming or not), so one of two served names is truly slower, as a
+slower candidate adapter would be. `/v1/models` lists the base (`model`) and, with `parent` =
+the base as vLLM does, every adapter loaded through `/v1/load_lora_adapter`.
+
 `replies` ({model name: template}) makes non-streaming answers depend on the model asked,
 as vLLM serving a base and an adapter does: the template's `{last}` is the last message's
 content (or the prompt). A model not in `replies` answers "tok tok ...", as before.
 
-    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5 --reply 'tuned={last}'
+    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5 --reply 'tuned={last}' --model-ttft X-v4=15
 """
 
 from __future__ import annotations
@@ -48,9 +53,10 @@ class StubStats:
 class StubServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "stub-model", ttft_ms: float = 0.0,
                  itl_ms: float = 0.0, output_tokens: int = 16, prompt_tokens: int = 7,
-                 replies: dict[str, str] | None = None) -> None:
+                 replies: dict[str, str] | None = None, model_ttft_ms: dict[str, float] | None = None) -> None:
         self.host, self.port, self.model = host, port, model
         self.replies = dict(replies or {})
+        self.model_ttft_ms = {name: float(ms) for name, ms in (model_ttft_ms or {}).items()}
         self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
         self.output_tokens, self.prompt_tokens = output_tokens, prompt_tokens
         self.stats = StubStats()
@@ -128,9 +134,10 @@ class StubServer:
         if method == "GET" and path == "/health":
             self._send(writer, 200, b"")
         elif method == "GET" and path == "/v1/models":
-            ids = [self.model, *self.stats.lora_loaded]
-            self._send(writer, 200, orjson.dumps({"object": "list", "data": [
-                {"id": i, "object": "model", "owned_by": "stub"} for i in ids]}))
+            base = {"id": self.model, "object": "model", "owned_by": "stub", "root": self.model, "parent": None}
+            adapters = [{"id": i, "object": "model", "owned_by": "stub", "root": i, "parent": self.model}
+                        for i in self.stats.lora_loaded]
+            self._send(writer, 200, orjson.dumps({"object": "list", "data": [base, *adapters]}))
         elif method == "GET" and path == "/stats":
             s = self.stats
             self._send(writer, 200, orjson.dumps({"requests": s.requests, "completions": s.completions,
@@ -161,7 +168,8 @@ class StubServer:
             return True
         self.stats.last_body = req
         over = req.get("stub") or {}
-        ttft = float(over.get("ttft_ms", self.ttft_ms)) / 1000.0
+        model = req.get("model", self.model)
+        ttft = (float(over.get("ttft_ms", self.ttft_ms)) + self.model_ttft_ms.get(model, 0.0)) / 1000.0
         itl = float(over.get("itl_ms", self.itl_ms)) / 1000.0
         n = int(over.get("output_tokens", req.get("max_tokens") or self.output_tokens))
         if over.get("hang_s"):
@@ -172,7 +180,6 @@ class StubServer:
                                                                "param": None, "code": status}}))
             await writer.drain()
             return True
-        model = req.get("model", self.model)
         self.stats.by_model[model] = self.stats.by_model.get(model, 0) + 1
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": n, "total_tokens": self.prompt_tokens + n}
         kind = "chat.completion" if chat else "text_completion"
@@ -254,12 +261,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output-tokens", type=int, default=16)
     p.add_argument("--reply", action="append", default=[], metavar="MODEL=TEMPLATE",
                    help="non-streaming answer of MODEL ({last}: the last message); repeatable")
+    p.add_argument("--model-ttft", action="append", default=[], metavar="NAME=MS",
+                   help="extra time to first token (ms) for requests naming NAME; repeatable")
     a = p.parse_args(argv)
     replies = dict(r.split("=", 1) for r in a.reply)
+    model_ttft = _model_ttft(p, a.model_ttft)
 
     async def run() -> None:
         server = StubServer(a.host, a.port, model=a.model, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms,
-                            output_tokens=a.output_tokens, replies=replies)
+                            output_tokens=a.output_tokens, replies=replies, model_ttft_ms=model_ttft)
         await server.start()
         print(f"listening {server.base_url}", flush=True)
         await asyncio.Event().wait()
@@ -271,6 +281,19 @@ def main(argv: list[str] | None = None) -> None:
             runner.run(run())
     except KeyboardInterrupt:
         pass
+
+
+def _model_ttft(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, sep, ms = item.rpartition("=")
+        try:
+            out[name] = float(ms)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            parser.error(f"--model-ttft {item!r}: expected NAME=MS, e.g. tiny-v4=20")
+    return out
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from tasks.benchmark.client import RequestInput, RequestOutput
 from tasks.benchmark.dataset import load_prompts, make_inputs
 from tasks.benchmark.metrics import calculate_metrics, tpot_of
 from tasks.benchmark.results import BenchmarkResult, QualitySummary, RequestRecord, write_result
-from tasks.benchmark.runner import LoadShape, run_load_sync
+from tasks.benchmark.runner import LoadShape, OnResult, OnStart, run_load_sync
 
 
 def request_record(o: RequestOutput) -> RequestRecord:
@@ -33,6 +33,28 @@ def request_record(o: RequestOutput) -> RequestRecord:
         tpot_ms=round(tpot * 1000, 3) if tpot is not None else None,
         prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens,
     )
+
+
+def log_callbacks(logger: InferenceLogger | None, model: str) -> tuple[OnStart | None, OnResult | None]:
+    """The InferenceLogger's benchmark events for each request, named by the request's own model
+    (else `model`); none without a logger."""
+    if logger is None:
+        return None, None
+
+    def on_start(req: RequestInput) -> None:
+        logger.log_benchmark_request(req.request_id, req.prompt, req.model or model)
+
+    def on_result(req: RequestInput, out: RequestOutput) -> None:
+        name = req.model or model
+        if out.success:
+            logger.log_benchmark_response(req.request_id, latency_ms=round(out.latency * 1000, 3),
+                                          tokens_generated=out.output_tokens, model_name=name,
+                                          ttft_ms=round(out.ttft * 1000, 3), prompt_tokens=out.prompt_tokens,
+                                          send_lag_ms=round(out.send_lag * 1000, 3))
+        else:
+            logger.log_benchmark_error(req.request_id, out.error, model_name=name, status=out.status)
+
+    return on_start, on_result
 
 
 def assemble_result(cfg: BenchmarkConfig, outputs: list[RequestOutput], duration_s: float, *, started: datetime,
@@ -65,21 +87,7 @@ def run_benchmark(cfg: BenchmarkConfig, base_url: str, model: str, *, logger: In
                       warmup_requests=cfg.warmup_requests, temperature=cfg.temperature, ignore_eos=cfg.ignore_eos,
                       request_timeout_s=cfg.request_timeout_s, api_key=api_key)
 
-    def on_start(req: RequestInput) -> None:
-        if logger is not None:
-            logger.log_benchmark_request(req.request_id, req.prompt, model)
-
-    def on_result(req: RequestInput, out: RequestOutput) -> None:
-        if logger is None:
-            return
-        if out.success:
-            logger.log_benchmark_response(req.request_id, latency_ms=round(out.latency * 1000, 3),
-                                          tokens_generated=out.output_tokens, model_name=model,
-                                          ttft_ms=round(out.ttft * 1000, 3), prompt_tokens=out.prompt_tokens,
-                                          send_lag_ms=round(out.send_lag * 1000, 3))
-        else:
-            logger.log_benchmark_error(req.request_id, out.error, model_name=model, status=out.status)
-
+    on_start, on_result = log_callbacks(logger, model)
     started = datetime.now(timezone.utc)
     with bind_context(benchmark_run_id=run_id):
         outputs, duration = run_load_sync(shape, inputs, on_start=on_start, on_result=on_result)

@@ -30,6 +30,7 @@ class RequestInput:
     prompt: str | list[dict[str, Any]]
     max_tokens: int
     extra_body: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None   # this request's served name; None: the run's model
 
 
 @dataclass
@@ -52,7 +53,7 @@ class RequestOutput:
 
 def build_payload(endpoint: str, model: str, req: RequestInput, temperature: float, ignore_eos: bool,
                   stream: bool = True) -> dict[str, Any]:
-    payload: dict[str, Any] = {"model": model, "max_tokens": req.max_tokens, "temperature": temperature}
+    payload: dict[str, Any] = {"model": req.model or model, "max_tokens": req.max_tokens, "temperature": temperature}
     if endpoint == "chat":
         payload["messages"] = req.prompt if isinstance(req.prompt, list) else [{"role": "user", "content": req.prompt}]
     else:

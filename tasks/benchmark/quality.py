@@ -7,6 +7,10 @@ per-item file (`quality_items.jsonl`, one line per item keyed by `eval_metrics.i
 id training's per-item file uses too) keeps every score, so runs and models compare item by
 item. A server without a separate base name (base only, a merged model, a stub) scores the
 served name alone. Examples come from `loader` (default `eval_metrics.load_eval_examples`).
+
+`others` ({side: served name}, e.g. {"champion": "X-v3"}) asks more models the same items with
+the same settings, for head-to-head promotion: their `<side>_prediction` and `<side>_<metric>`
+columns join the per-item file, so each item's scores pair across models.
 """
 
 from __future__ import annotations
@@ -108,9 +112,9 @@ def compares_base(model: str, base_model: str | None) -> bool:
 
 def evaluate_quality(eval_path: Path, base_url: str, model: str, *, base_model: str | None = None,
                      items_file: Path | None = None, loader: Loader | None = None, max_examples: int = 50,
-                     **gen_kwargs: Any) -> QualitySummary:
-    """Score `model` (and `base_model`, when it is another name) on the first `max_examples`
-    eval items; write the per-item rows to `items_file` when given."""
+                     others: dict[str, str] | None = None, **gen_kwargs: Any) -> QualitySummary:
+    """Score `model` (and `base_model`, when it is another name, and each of `others`) on the
+    first `max_examples` eval items; write the per-item rows to `items_file` when given."""
     from tasks.training.eval_metrics import item_id, load_eval_examples, score_items, summarize
 
     examples = list((loader or load_eval_examples)(Path(eval_path)))[:max_examples]
@@ -119,6 +123,11 @@ def evaluate_quality(eval_path: Path, base_url: str, model: str, *, base_model: 
     pairs = [split_example(e) for e in examples]
     prompts, references = [p for p, _ in pairs], [r for _, r in pairs]
     names = {"tuned": model, **({"base": base_model} if compares_base(model, base_model) else {})}
+    clash = sorted(set(others or {}) & set(names))
+    if clash:
+        raise BenchmarkError(f"quality sides {clash} are taken by the tuned/base model; name the other models' "
+                             "sides differently (e.g. 'champion')")
+    names.update(others or {})
     predictions = {side: asyncio.run(generate(base_url, name, prompts, **gen_kwargs)) for side, name in names.items()}
     scores = {side: score_items(preds, references) for side, preds in predictions.items()}
     if items_file is not None:

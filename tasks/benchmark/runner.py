@@ -141,21 +141,28 @@ async def _sleep_until(when: float) -> None:
 
 
 async def _warmup(client: aiohttp.ClientSession, shape: LoadShape, inputs: Sequence[RequestInput], chat: bool) -> None:
-    """Warm connections and the server; all warm-ups failing means a wrong URL/model: fail fast."""
+    """Warm connections and the server, for every model the inputs name (their own `model`, else
+    the run's); all warm-ups of a model failing means a wrong URL/model: fail fast."""
     if shape.warmup_requests <= 0 or not inputs:
         return
+    for model in dict.fromkeys(r.model for r in inputs):
+        await _warmup_model(client, shape, [r for r in inputs if r.model == model], chat, model or shape.model)
+
+
+async def _warmup_model(client: aiohttp.ClientSession, shape: LoadShape, inputs: Sequence[RequestInput], chat: bool,
+                        model: str) -> None:
     errors = []
     for k in range(shape.warmup_requests):
         src = inputs[k % len(inputs)]
-        req = RequestInput(f"warmup-{uuid.uuid4().hex[:8]}", src.prompt, src.max_tokens, src.extra_body)
+        req = RequestInput(f"warmup-{uuid.uuid4().hex[:8]}", src.prompt, src.max_tokens, src.extra_body, model)
         out = RequestOutput(request_id=req.request_id)
-        payload = build_payload(shape.endpoint, shape.model, req, shape.temperature, shape.ignore_eos)
+        payload = build_payload(shape.endpoint, model, req, shape.temperature, shape.ignore_eos)
         await stream_request(client, shape.url, payload, _headers(shape, req.request_id), out,
                              time.perf_counter(), chat)
         if out.success:
             return
         errors.append(out.error)
-    raise BenchmarkError(f"all {shape.warmup_requests} warm-up request(s) to {shape.url} (model {shape.model!r}) "
+    raise BenchmarkError(f"all {shape.warmup_requests} warm-up request(s) to {shape.url} (model {model!r}) "
                          f"failed: {errors[-1]}; check --base-url, --model and that the server is up")
 
 

@@ -12,10 +12,12 @@ from configs.benchmark import BenchmarkConfig
 
 @task(name="benchmark", retries=1, retry_delay_seconds=[5])  # safe: a retry rewrites the same result files
 def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file: str, log_dir: str | None = None,
-                   api_key: str | None = None, base_model: str | None = None) -> dict[str, Any]:
+                   api_key: str | None = None, base_model: str | None = None,
+                   champion_model: str | None = None) -> dict[str, Any]:
     """Run the load (plus quality, tuned and `base_model`, when cfg.eval_path is set); write the
     result JSON, `quality_items.jsonl` and the plot; return the headline numbers
-    (`results.HEADLINE_METRICS`) and the file paths."""
+    (`results.HEADLINE_METRICS`) and the file paths. With `champion_model` (its served name) the
+    champion answers the same eval items too (`champion_*` columns of the per-item file)."""
     from logging_lib import InferenceLogger
     from tasks.benchmark.bench import run_benchmark
     from tasks.benchmark.quality import ITEMS_FILE, evaluate_quality
@@ -26,6 +28,7 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
         quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=base_model,
                                    items_file=Path(result_file).with_name(ITEMS_FILE),
                                    max_examples=cfg.eval_max_examples, endpoint=cfg.endpoint,
+                                   others={"champion": champion_model} if champion_model else None,
                                    max_tokens=cfg.quality_max_tokens(), api_key=api_key,
                                    concurrency=cfg.max_concurrency or cfg.eval_max_examples)  # the server batches them
     with InferenceLogger("benchmark", log_dir) as logger:

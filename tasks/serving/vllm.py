@@ -8,8 +8,10 @@ process outlives the server. An owner_guard process stops vLLM if the process th
 it dies without doing so (SIGKILL, OOM). Every start-up failure (port taken, vLLM missing, crash,
 timeout) stops what was started and raises ServingError quoting the log's tail.
 
-Attached: the adapter is loaded into the running server with POST /v1/load_lora_adapter,
-which vLLM only allows when it was started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True.
+Attached: each adapter not yet listed is loaded into the running server with POST
+/v1/load_lora_adapter, which vLLM only allows when it was started with
+VLLM_ALLOW_RUNTIME_LORA_UPDATING=True. Served names carry the version (`NAME-v4`), so a new
+version is always loaded beside the old one, never mistaken for it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from configs.errors import ServingError
 from configs.serving import ServingConfig
 from logging_lib.sink import open_locked_append
 from tasks.processes.groups import guard_process, log_tail, stop_process_tree
-from tasks.serving.target import ServeTarget, is_local_folder, max_lora_rank_arg
+from tasks.serving.target import LoraModule, ServeTarget, is_local_folder, max_lora_rank_arg
 
 
 
@@ -44,6 +46,7 @@ class Deployment:
     base_name: str
     pid: int | None = None
     log_path: str | None = None
+    served_names: dict[str, str] = field(default_factory=dict)  # model ref as passed -> its served name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,10 +57,11 @@ def build_command(target: ServeTarget, cfg: ServingConfig, port: int) -> list[st
            "--dtype", cfg.dtype or "auto", "--served-model-name", target.base_name]
     if cfg.max_model_len is not None:  # None: the checkpoint's own limit
         cmd += ["--max-model-len", str(cfg.max_model_len)]
-    if target.adapter_dir:
-        rank = max_lora_rank_arg(target.lora_rank or 1, cfg.max_lora_rank_limit)
-        cmd += ["--enable-lora", "--max-lora-rank", str(rank), "--lora-modules",
-                f"{target.served_name}={target.adapter_dir}"]
+    modules = target.lora_modules
+    if modules:
+        rank = max_lora_rank_arg(max(m.rank for m in modules), cfg.max_lora_rank_limit)
+        cmd += ["--enable-lora", "--max-lora-rank", str(rank), "--max-loras", str(len(modules)),
+                "--lora-modules", *(f"{m.served_name}={m.adapter_dir}" for m in modules)]
     return cmd + list(cfg.extra_args)
 
 
@@ -133,14 +137,15 @@ def start_managed(target: ServeTarget, cfg: ServingConfig, log_dir: Path, *,
         except OSError as exc:
             raise ServingError(f"could not start vLLM ({cmd[0]}): {exc}") from exc
     base_url = f"http://{cfg.host}:{port}"
-    names = [target.base_name] + ([target.served_name] if target.adapter_dir else [])
+    names = [target.base_name] + [m.served_name for m in target.lora_modules]
     try:
         guard_process(proc.pid, cfg.stop_timeout_s, log_path)
         wait_ready(base_url, names, proc, log_path, cfg)
     except BaseException:
         stop_process_tree(proc.pid, cfg.stop_timeout_s)
         raise
-    return Deployment("managed", base_url, target.served_name, target.base_name, proc.pid, str(log_path))
+    return Deployment("managed", base_url, target.served_name, target.base_name, proc.pid, str(log_path),
+                      dict(target.refs))
 
 
 def wait_ready(base_url: str, names: list[str], proc: subprocess.Popen[bytes], log_path: Path,
@@ -188,18 +193,28 @@ def attach(target: ServeTarget, cfg: ServingConfig, client: httpx.Client | None 
             raise ServingError(f"the server at {base_url} serves {listing}, not {target.model_path!r}, the base model "
                                f"of {target.served_name!r}; start it with `vllm serve {target.model_path}` or use "
                                "serving.mode managed")
-        if target.served_name not in {m.get("id") for m in models}:
-            if not target.adapter_dir:
-                raise ServingError(f"the server at {base_url} does not serve {target.served_name!r}; start it with "
-                                   "that model or use managed mode")
-            max_lora_rank_arg(target.lora_rank or 1, cfg.max_lora_rank_limit)
-            _load_adapter(client, base_url, target)
-            if target.served_name not in {m.get("id") for m in _models(client)}:
-                raise ServingError(f"vLLM at {base_url} accepted adapter {target.served_name!r} but does not list it")
+        if not target.adapter_dir and target.served_name not in {m.get("id") for m in models}:
+            raise ServingError(f"the server at {base_url} does not serve {target.served_name!r}; start it with "
+                               "that model or use managed mode")
+        _load_missing(client, base_url, target, {str(m.get("id")) for m in models}, cfg)
     finally:
         if own:
             client.close()
-    return Deployment("attached", base_url, target.served_name, base_name)
+    return Deployment("attached", base_url, target.served_name, base_name, served_names=dict(target.refs))
+
+
+def _load_missing(client: httpx.Client, base_url: str, target: ServeTarget, listed: set[str],
+                  cfg: ServingConfig) -> None:
+    """Load every adapter of `target` the server does not list yet (by its versioned name)."""
+    missing = [m for m in target.lora_modules if m.served_name not in listed]
+    for module in missing:
+        max_lora_rank_arg(module.rank, cfg.max_lora_rank_limit)
+        _load_adapter(client, base_url, module)
+    if missing:
+        now = {m.get("id") for m in _models(client)}
+        for module in missing:
+            if module.served_name not in now:
+                raise ServingError(f"vLLM at {base_url} accepted adapter {module.served_name!r} but does not list it")
 
 
 def _models(client: httpx.Client) -> list[dict[str, Any]]:
@@ -220,7 +235,7 @@ def _served_base(models: list[dict[str, Any]], target: ServeTarget) -> str | Non
     return None
 
 
-def _load_adapter(client: httpx.Client, base_url: str, target: ServeTarget) -> None:
+def _load_adapter(client: httpx.Client, base_url: str, target: LoraModule) -> None:
     try:
         resp = client.post("/v1/load_lora_adapter", json={"lora_name": target.served_name,
                                                           "lora_path": target.adapter_dir})

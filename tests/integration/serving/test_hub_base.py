@@ -82,8 +82,8 @@ def _chat(base_url: str, model: str) -> httpx.Response:
 def test_managed_vllm_serves_a_hub_id_base_with_its_adapter(hub_server: HubServer) -> None:
     dep = hub_server.deployment
     models = {m["id"]: m for m in httpx.get(dep.base_url + "/v1/models", trust_env=False).json()["data"]}
-    assert models["tiny-base"]["root"] == HUB_ID and models["tiny"]["parent"] == "tiny-base"
-    assert _chat(dep.base_url, "tiny").status_code == _chat(dep.base_url, "tiny-base").status_code == 200
+    assert models["tiny-base"]["root"] == HUB_ID and models["tiny-v1"]["parent"] == "tiny-base"
+    assert _chat(dep.base_url, "tiny-v1").status_code == _chat(dep.base_url, "tiny-base").status_code == 200
     log = Path(str(dep.log_path)).read_text()
     assert log.splitlines()[0].split(" --model ")[1].startswith(f"{HUB_ID} ")
     assert SECRET not in log  # the token reaches vLLM's environment only
@@ -96,7 +96,7 @@ def test_attached_server_must_serve_the_registered_base(hub_server: HubServer, t
     with pytest.raises(ServingError) as info:
         attach(other, cfg)
     message = str(info.value)
-    assert f"serves ['tiny-base ({HUB_ID})'], not 'mlops-test/other-model', the base model of 'other'" in message
+    assert f"serves ['tiny-base ({HUB_ID})'], not 'mlops-test/other-model', the base model of 'other-v1'" in message
     assert "vllm serve mlops-test/other-model" in message
     served = {m["id"] for m in httpx.get(url + "/v1/models", trust_env=False).json()["data"]}
     assert "other" not in served  # nothing was loaded into the wrong base
@@ -126,7 +126,8 @@ def test_pipeline_flow_in_attached_mode_trains_on_the_hub_id_and_loads_into_the_
     version = describe_model(uri, "tiny-chat-lora")["versions"][-1]
     assert version["tags"]["base_model"] == HUB_ID
     models = {m["id"]: m for m in httpx.get(url + "/v1/models", trust_env=False).json()["data"]}
-    assert models["tiny-chat-lora"]["parent"] == "tiny-base"  # the adapter went into the running server
+    # the adapter went into the running server, under its versioned name
+    assert models[f"tiny-chat-lora-v{version['version']}"]["parent"] == "tiny-base"
     assert not list((tmp_path / "logs").glob("vllm/*.log"))  # it started no vLLM of its own
     assert SECRET not in run.stdout + run.stderr
     for f in (tmp_path / "logs").rglob("*.log"):

@@ -21,7 +21,8 @@ from testkit.stub_vllm import StubServer
 
 # the tuned name echoes the record it was given (right when the reference is that record); the
 # base chats around it (never valid JSON), as an untuned small model does
-REPLIES = {"orders-lora": "{last}", "orders-base": "Sure! Here is the order: {last}"}
+REPLIES = {"orders-lora": "{last}", "orders-base": "Sure! Here is the order: {last}",
+           "orders-v3": '{"customer": "Ana Ruiz", "item": "desk lamp", "quantity": 2}'}  # a champion that always says one order
 RECORDS = [{"customer": "Ana Ruiz", "item": "desk lamp", "quantity": 2},
            {"customer": "Li Wei", "item": "usb cable", "quantity": 5},
            {"customer": "Tom Berg", "item": "chair", "quantity": 1},
@@ -88,6 +89,33 @@ def test_without_a_separate_base_only_the_served_name_is_scored(eval_path: Path,
     assert q.base is None and q.base_model_id is None and q.tuned["exact_match"] == 3 / 4
     rows = [json.loads(line) for line in (tmp_path / ITEMS_FILE).read_text().splitlines()]
     assert len(rows) == 4 and not any(k.startswith("base_") for r in rows for k in r)
+
+
+def test_the_champion_answers_the_same_items_and_its_scores_pair_with_the_candidates(
+        eval_path: Path, stub: StubServer, tmp_path: Path, log_dir: Path) -> None:
+    from tasks.benchmark.tasks import benchmark_task
+
+    cfg = BenchmarkConfig(num_prompts=2, max_tokens=200, request_rate=200, eval_path=eval_path)
+    result_file = tmp_path / "h2h" / "result.json"
+    summary = benchmark_task.fn(cfg, stub.base_url, "orders-lora", str(result_file), str(log_dir),
+                                base_model="orders-base", champion_model="orders-v3")
+    assert stub.stats.by_model["orders-v3"] == 4   # every eval item, and no load request
+    assert summary["quality"] == 0.75 and summary["base_quality"] == 0.0   # the candidate's numbers, as before
+    rows = [json.loads(line) for line in result_file.with_name(ITEMS_FILE).read_text().splitlines()]
+    assert [r["champion_prediction"] for r in rows] == [REPLIES["orders-v3"]] * 4
+    assert [r["champion_exact_match"] for r in rows] == [True, False, False, False]
+    assert [r["tuned_exact_match"] for r in rows] == [True, True, True, False]
+    assert rows[1]["champion_field_accuracy"] == 0.0 and rows[0]["champion_json_valid"] is True
+    assert {k for k in rows[0] if k.startswith("champion_")} == {
+        "champion_prediction", "champion_exact_match", "champion_json_valid", "champion_field_accuracy"}
+
+
+def test_a_side_of_others_may_not_take_the_tuned_or_base_name(eval_path: Path, stub: StubServer) -> None:
+    from configs.errors import BenchmarkError
+
+    with pytest.raises(BenchmarkError, match=r"quality sides \['base'\] are taken"):
+        evaluate_quality(eval_path, stub.base_url, "orders-lora", base_model="orders-base",
+                         others={"base": "orders-v3"})
 
 
 def test_text_references_have_no_json_metrics(stub_url: str, tmp_path: Path) -> None:
