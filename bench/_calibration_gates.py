@@ -86,5 +86,7 @@ def judge_both(cfg: PromotionConfig, quality_rows: list[Row], latency_rows: list
         return Outcome(scenario, size, run, False, False, ("error",), {}, old.passed, tuple(old.failed), extra)
     new = decide_head_to_head(comparison, failure_rate_check(sum(not r["success"] for r in mine), len(mine), cfg))
     verdicts = {m.metric: m.verdict for m in comparison.metrics}
+    extra["intervals"] = {m.metric: {"estimate": m.estimate, "low": m.low, "high": m.high, "bound": m.bound,
+                                     "detectable": m.detectable} for m in comparison.metrics}
     return Outcome(scenario, size, run, new.passed, "worse" in verdicts.values(), tuple(new.failed), verdicts,
                    old.passed, tuple(old.failed), extra)

@@ -13,6 +13,7 @@ from statistics import NormalDist
 from typing import Any
 
 from bench._calibration_gates import Outcome
+from configs.promotion import QUALITY_METRICS
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -60,10 +61,13 @@ class Row:
     new_reject: Rate
     old_reject: Rate
     reasons: dict[str, int]   # metrics the new gate failed on, how many runs each
+    by_quality: Rate          # runs the new gate rejected on a quality metric
+    by_latency: Rate          # ... on a latency metric (or the failure rate, or an error)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "size": self.size, "new_worse": self.new_worse.to_dict(),
                 "new_reject": self.new_reject.to_dict(), "old_reject": self.old_reject.to_dict(),
+                "new_reject_on_quality": self.by_quality.to_dict(), "new_reject_on_latency": self.by_latency.to_dict(),
                 "new_failed_metrics": self.reasons}
 
 
@@ -79,9 +83,12 @@ def summarize(outcomes: Iterable[Outcome]) -> list[Row]:
         for o in group:
             for metric in o.new_failed:
                 reasons[metric] = reasons.get(metric, 0) + 1
+        on_quality = sum(any(m in QUALITY_METRICS for m in o.new_failed) for o in group)
+        on_latency = sum(any(m not in QUALITY_METRICS for m in o.new_failed) for o in group)
         rows.append(Row(scenario, size, Rate(sum(o.new_worse for o in group), n),
                         Rate(sum(not o.new_passed for o in group), n), Rate(sum(not o.old_passed for o in group), n),
-                        dict(sorted(reasons.items(), key=lambda kv: -kv[1]))))
+                        dict(sorted(reasons.items(), key=lambda kv: -kv[1])), Rate(on_quality, n),
+                        Rate(on_latency, n)))
     return rows
 
 

@@ -35,8 +35,8 @@ Progress = Callable[[str], None]
 class VllmSetup:
     work_dir: Path
     num_examples: int = 1000          # generated pool; 15% held out
-    weak_steps: int = 60              # the worse candidate's training steps (the full run: the config's)
-    requests: int = 32                # interleaved latency requests per model and comparison
+    weak_steps: int = 75              # the worse candidate's training steps (the full run: the config's)
+    requests: int = 64                # interleaved latency requests per model and comparison
 
 
 @dataclass(frozen=True)

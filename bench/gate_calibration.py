@@ -126,7 +126,8 @@ def run_vllm(args: argparse.Namespace, progress: Progress) -> tuple[list[Outcome
 
 def verdict_lines(rows: list[Row]) -> list[str]:
     """The targets: A/A says worse in <= 10% of runs; A/B rejected in >= 80% at some size."""
-    lines = []
+    lines = [f"{r.scenario} {r.size}: new gate rejected on quality {r.by_quality}, on latency {r.by_latency}"
+             for r in rows if r.scenario in (real.AA, real.AB)]
     for scenario in dict.fromkeys(r.scenario for r in rows):
         mine = [r for r in rows if r.scenario == scenario]
         if EXPECTED[scenario] == "pass":

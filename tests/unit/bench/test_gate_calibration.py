@@ -50,6 +50,7 @@ def test_summary_counts_each_gate_per_scenario_and_size() -> None:
     assert (aa.new_reject, aa.new_worse, aa.old_reject) == (Rate(1, 4), Rate(0, 4), Rate(2, 4))
     assert (ab.new_reject, ab.new_worse, ab.old_reject) == (Rate(4, 4), Rate(3, 4), Rate(0, 4))
     assert ab.reasons == {"exact_match": 4}
+    assert (ab.by_quality, ab.by_latency, aa.by_latency) == (Rate(4, 4), Rate(0, 4), Rate(0, 4))
 
 
 def test_old_gate_reads_the_candidates_side_of_the_interleaved_run() -> None:
