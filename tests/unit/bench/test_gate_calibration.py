@@ -104,3 +104,29 @@ def test_quick_stub_json_has_every_decision_by_both_gates(quick_stub) -> None:
         assert d.get("error") or set(d["new"]["verdicts"]) == {"median_ttft", "p95_ttft", "median_tpot", "p95_tpot",
                                                              "median_e2el", "p95_e2el"}
     assert [r["scenario"] for r in data["summary"]] == ["A/A latency", "A/B latency"]
+
+
+def test_stub_ttft_jitter_spreads_each_requests_first_token() -> None:
+    """The calibration's latency intervals need a server whose delays vary: sigma 0.5 around 30 ms
+    spreads 16 requests' times over far more than a 1.8x range (expected ~5x)."""
+    import time
+
+    import httpx
+
+    from testkit.stub_vllm import StubServer
+
+    with pytest.raises(ValueError, match="sigma"):
+        StubServer(ttft_jitter=-0.1)
+    server = StubServer(ttft_ms=30.0, ttft_jitter=0.5, jitter_seed=3).start_in_thread()
+    try:
+        times = []
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            for _ in range(16):
+                t0 = time.perf_counter()
+                resp = client.post(server.base_url + "/v1/completions",
+                                   json={"model": "stub-model", "prompt": "hi", "max_tokens": 1})
+                times.append(time.perf_counter() - t0)
+                assert resp.status_code == 200
+    finally:
+        server.stop_thread()
+    assert max(times) / min(times) > 1.8
