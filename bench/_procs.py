@@ -14,9 +14,12 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_stub(ttft_ms: float = 0.0, itl_ms: float = 0.0, output_tokens: int = 16) -> tuple[subprocess.Popen, str]:
+def start_stub(ttft_ms: float = 0.0, itl_ms: float = 0.0, output_tokens: int = 16,
+               extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """The stub in its own process; `extra_args` are more `testkit.stub_vllm` options."""
     proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0", "--ttft-ms",
-                             str(ttft_ms), "--itl-ms", str(itl_ms), "--output-tokens", str(output_tokens)],
+                             str(ttft_ms), "--itl-ms", str(itl_ms), "--output-tokens", str(output_tokens),
+                             *extra_args],
                             cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     line = proc.stdout.readline() if proc.stdout else ""
     if not line.startswith("listening "):

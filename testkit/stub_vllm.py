@@ -13,20 +13,25 @@ streams cut short by the client (`streams_cancelled`) and completions per model 
 
 `model_ttft_ms` ({model name: extra ms}) adds a known delay to the first token of every
 request for that name (streaming or not), so one of two served names is truly slower, as a
-slower candidate adapter would be. `/v1/models` lists the base (`model`) and, with `parent` =
+slower candidate adapter would be. `ttft_jitter` (a lognormal sigma, default 0: exact) multiplies
+each request's time to first token by exp(N(0, sigma)) drawn from a generator seeded by
+`jitter_seed`, so latencies vary per request as a real server's do and a comparison's
+intervals have width. `/v1/models` lists the base (`model`) and, with `parent` =
 the base as vLLM does, every adapter loaded through `/v1/load_lora_adapter`.
 
 `replies` ({model name: template}) makes non-streaming answers depend on the model asked,
 as vLLM serving a base and an adapter does: the template's `{last}` is the last message's
 content (or the prompt). A model not in `replies` answers "tok tok ...", as before.
 
-    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5 --reply 'tuned={last}' --model-ttft X-v4=15
+    python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5 --reply 'tuned={last}' --model-ttft X-v4=15 \
+        --ttft-jitter 0.3 --jitter-seed 1
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,8 +58,12 @@ class StubStats:
 class StubServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "stub-model", ttft_ms: float = 0.0,
                  itl_ms: float = 0.0, output_tokens: int = 16, prompt_tokens: int = 7,
-                 replies: dict[str, str] | None = None, model_ttft_ms: dict[str, float] | None = None) -> None:
+                 replies: dict[str, str] | None = None, model_ttft_ms: dict[str, float] | None = None, ttft_jitter: float = 0.0,
+                 jitter_seed: int = 0) -> None:
+        if ttft_jitter < 0:
+            raise ValueError(f"ttft_jitter is a lognormal sigma >= 0, got {ttft_jitter}")
         self.host, self.port, self.model = host, port, model
+        self.ttft_jitter, self._jitter = ttft_jitter, random.Random(jitter_seed)
         self.replies = dict(replies or {})
         self.model_ttft_ms = {name: float(ms) for name, ms in (model_ttft_ms or {}).items()}
         self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
@@ -170,6 +179,8 @@ class StubServer:
         over = req.get("stub") or {}
         model = req.get("model", self.model)
         ttft = (float(over.get("ttft_ms", self.ttft_ms)) + self.model_ttft_ms.get(model, 0.0)) / 1000.0
+        if self.ttft_jitter:
+            ttft *= self._jitter.lognormvariate(0.0, self.ttft_jitter)
         itl = float(over.get("itl_ms", self.itl_ms)) / 1000.0
         n = int(over.get("output_tokens", req.get("max_tokens") or self.output_tokens))
         if over.get("hang_s"):
@@ -263,13 +274,17 @@ def main(argv: list[str] | None = None) -> None:
                    help="non-streaming answer of MODEL ({last}: the last message); repeatable")
     p.add_argument("--model-ttft", action="append", default=[], metavar="NAME=MS",
                    help="extra time to first token (ms) for requests naming NAME; repeatable")
+    p.add_argument("--ttft-jitter", type=float, default=0.0, metavar="SIGMA",
+                   help="lognormal sigma multiplying each request's time to first token (0: exact)")
+    p.add_argument("--jitter-seed", type=int, default=0)
     a = p.parse_args(argv)
     replies = dict(r.split("=", 1) for r in a.reply)
     model_ttft = _model_ttft(p, a.model_ttft)
 
     async def run() -> None:
         server = StubServer(a.host, a.port, model=a.model, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms,
-                            output_tokens=a.output_tokens, replies=replies, model_ttft_ms=model_ttft)
+                            output_tokens=a.output_tokens, replies=replies, model_ttft_ms=model_ttft,
+                            ttft_jitter=a.ttft_jitter, jitter_seed=a.jitter_seed)
         await server.start()
         print(f"listening {server.base_url}", flush=True)
         await asyncio.Event().wait()
