@@ -26,7 +26,7 @@ AA, AB = "A/A latency", "A/B latency"
 class StubSetup:
     ttft_ms: float = 40.0
     itl_ms: float = 8.0
-    extra_ttft_ms: float = 12.0     # the slow candidate: +30% TTFT at the median, +7% E2EL
+    extra_ttft_ms: float = 20.0     # the slow candidate: +50% TTFT at the median, twice the 25% latency margin of the CPU configs
     ttft_jitter: float = 0.1        # lognormal sigma of every request's TTFT
     max_tokens: int = 16
     request_rate: float = 400.0     # requests/s over both models, Poisson arrivals
