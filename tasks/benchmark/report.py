@@ -92,9 +92,13 @@ def latency_figure(result: BenchmarkResult) -> Any:
 
 
 def plot_latencies(result: BenchmarkResult, path: Path) -> Path:
+    return save_figure(latency_figure(result), path)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """A matplotlib figure as a PNG at `path` (folders made), then closed: runs plot many."""
     import matplotlib.pyplot as plt
 
-    fig = latency_figure(result)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -149,11 +149,6 @@ def forest_figure(c: Comparison) -> Any:
 
 
 def plot_forest(c: Comparison, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    from tasks.benchmark.report import save_figure
 
-    fig = forest_figure(c)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(forest_figure(c), path)

@@ -64,12 +64,7 @@ def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, t
     # then the on-demand benchmark of the champion, as `prefect deployment run ... --param` does it
     request = {"model_ref": "models:/tiny-chat-lora@champion", "overrides": [f"paths.data_dir={data_dir}"],
                "num_prompts": 5, "max_tokens": 8, "run_label": "cli-champion", "config_path": str(TINY_CONFIG)}
-    triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
-                             "--param", f"log_dir={log_dir}")
-    bench_run_id = flow_run_id_of(triggered.stdout)
-    with deployed.worker(POOL):
-        run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)
-    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
+    _run_on_demand(deployed, request, log_dir)
     result = json.loads(next(data_dir.glob("benchmarks/*cli-champion/result.json")).read_text())
     assert result["completed"] == 5 and result["quality"] is not None
     assert not vllm_processes(str(data_dir))
@@ -122,12 +117,7 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
     request = {"model_ref": "models:/tiny-chat-lora/2", "compare_with": "models:/tiny-chat-lora/1",
                "overrides": [f"paths.data_dir={data_dir}"], "num_prompts": 6, "max_tokens": 8,
                "run_label": "cli-h2h", "config_path": str(TINY_CONFIG)}
-    triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
-                             "--param", f"log_dir={log_dir}")
-    bench_run_id = flow_run_id_of(triggered.stdout)
-    with deployed.worker(POOL):
-        run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)
-    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
+    _run_on_demand(deployed, request, log_dir)
     (found,) = data_dir.glob("benchmarks/*cli-h2h/comparison.json")
     compared = Comparison.from_dict(json.loads(found.read_text()))
     assert (compared.champion, compared.candidate, compared.latency_requests) == (
@@ -135,6 +125,16 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
     assert "## Head to head with the champion" in (found.parent / "report.md").read_text()
     assert str(client.get_model_version_by_alias("tiny-chat-lora", "champion").version) == str(champion)
     assert not vllm_processes(str(data_dir))
+
+
+def _run_on_demand(deployed, request: dict, log_dir) -> None:
+    """`prefect deployment run benchmark/on-demand --param request=...`, to completion."""
+    triggered = deployed.cli("deployment", "run", "benchmark/on-demand", "--param", "request=" + json.dumps(request),
+                             "--param", f"log_dir={log_dir}")
+    bench_run_id = flow_run_id_of(triggered.stdout)
+    with deployed.worker(POOL):
+        run = deployed.wait_for_flow_run(bench_run_id, timeout_s=300)
+    assert run["state"]["type"] == "COMPLETED", (run["state"]["message"], deployed.worker_log_tail())
 
 
 def _run_logs(server, flow_run_id: str, until: str, timeout_s: float = 30) -> list[str]:

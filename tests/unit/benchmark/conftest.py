@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 
-@pytest.fixture(scope="session")
-def stub_url() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0"], cwd=REPO_ROOT,
+def stub_process(*args: str) -> Iterator[str]:
+    """`python -m testkit.stub_vllm --port 0 ARGS` until the generator closes; yields its URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0", *args], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -23,3 +23,8 @@ def stub_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def stub_url() -> Iterator[str]:
+    yield from stub_process()

@@ -20,6 +20,7 @@ from logging_lib.schemas import validate_file
 from tasks.benchmark.interleaved import ROW_FIELDS, run_interleaved
 from testkit.stub_vllm import StubServer
 from tests.conftest import REPO_ROOT
+from tests.unit.benchmark.conftest import stub_process
 
 EXTRA_MS = 200.0
 MODELS = {"champion": "bot-v3", "candidate": "bot-v4"}
@@ -28,17 +29,7 @@ MODELS = {"champion": "bot-v3", "candidate": "bot-v4"}
 @pytest.fixture(scope="module")
 def slow_candidate_url() -> Iterator[str]:
     """The stub in its own process, the candidate's name given EXTRA_MS more time to first token."""
-    proc = subprocess.Popen([sys.executable, "-m", "testkit.stub_vllm", "--port", "0", "--model", "bot-base",
-                             "--ttft-ms", "5", "--itl-ms", "1", "--model-ttft", f"bot-v4={EXTRA_MS:g}"],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line.startswith("listening "):
-            raise RuntimeError(f"stub server did not start: {line!r}")
-        yield line.split()[1]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    yield from stub_process("--model", "bot-base", "--ttft-ms", "5", "--itl-ms", "1", "--model-ttft", f"bot-v4={EXTRA_MS:g}")
 
 
 def _dataset(tmp_path: Path, n: int) -> Path:
