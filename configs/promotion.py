@@ -45,6 +45,8 @@ class PromotionConfig(BaseModel):
                                              "eval set has; JSON metrics only for JSON references)")
     latency_metrics: tuple[str, ...] = Field(LATENCY_METRICS, description="latencies compared: ttft, tpot, e2el")
     latency_stats: tuple[str, ...] = Field(LATENCY_STATS, description="statistics of each latency: median, p95")
+    advisory_metrics: tuple[str, ...] = Field((), description="metrics shown with their interval and verdict but "
+                                              "not deciding, e.g. [p95_tpot] where a few stalls make it unmeasurable")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="two-sided confidence of every interval")
     bootstrap_resamples: int = Field(2000, ge=2000, le=1_000_000, description="paired bootstrap resamples")
     bootstrap_seed: int = Field(0, description="seeds the bootstrap and the interleaving order")
@@ -74,6 +76,15 @@ class PromotionConfig(BaseModel):
         bad = [s for s in value if s not in LATENCY_STATS]
         if bad:
             raise ValueError(f"promotion.latency_stats: unknown {bad}; use some of {list(LATENCY_STATS)}")
+        return value
+
+    @field_validator("advisory_metrics")
+    @classmethod
+    def _known_advisory(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = set(QUALITY_METRICS) | set(latency_metric_names())
+        bad = sorted(set(value) - known)
+        if bad:
+            raise ValueError(f"promotion.advisory_metrics: unknown metric(s) {bad}; use some of {sorted(known)}")
         return value
 
     @field_validator("margins")

@@ -10,7 +10,10 @@ gets a bootstrap interval and one verdict, decided here only (`judge`):
 - inconclusive:  the interval misses the margin but also reaches the good side: too few
                  items or requests to tell.
 
-A metric passes when better or non-inferior; the comparison passes when every metric does.
+A metric passes when better or non-inferior; the comparison passes when every metric does,
+except those the config names advisory (`promotion.advisory_metrics`): shown with their
+interval and verdict, never deciding (a statistic the load shape makes unmeasurable, e.g.
+p95 TPOT on a CPU server whose tail is a few prefill stalls).
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ class MetricComparison:
     passed: bool
     n: int
     detectable: float
+    advisory: bool = False         # shown, not deciding
+
+    @property
+    def decides(self) -> bool:
+        return not self.advisory
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,11 +86,12 @@ class Comparison:
 
     @property
     def passed(self) -> bool:
-        return bool(self.metrics) and all(m.passed for m in self.metrics)
+        deciding = [m for m in self.metrics if m.decides]
+        return bool(deciding) and all(m.passed for m in deciding)
 
     @property
     def failed(self) -> list[str]:
-        return [m.metric for m in self.metrics if not m.passed]
+        return [m.metric for m in self.metrics if m.decides and not m.passed]
 
     def metric(self, name: str) -> MetricComparison:
         for m in self.metrics:

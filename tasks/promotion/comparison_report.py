@@ -54,17 +54,19 @@ def header(c: Comparison) -> str:
 def table_rows(c: Comparison, kind: str) -> list[list[str]]:
     """The cells of one kind's table, one row per metric, in the Comparison's order."""
     return [[m.metric, fmt_value(m, m.champion_value), fmt_value(m, m.candidate_value), fmt_estimate(m, m.estimate),
-             f"[{fmt_estimate(m, m.low)}, {fmt_estimate(m, m.high)}]", fmt_estimate(m, m.bound), m.verdict,
+             f"[{fmt_estimate(m, m.low)}, {fmt_estimate(m, m.high)}]", fmt_estimate(m, m.bound),
+             f"{m.verdict} (advisory)" if m.advisory else m.verdict,
              fmt_detectable(m)]
             for m in c.metrics if m.kind == kind]
 
 
 def closing_line(c: Comparison) -> str:
     if c.passed:
-        return "**Passed**: every metric is better or non-inferior."
+        return ("**Passed**: every deciding metric is better or non-inferior."
+                if any(m.advisory for m in c.metrics) else "**Passed**: every metric is better or non-inferior.")
     if not c.metrics:
         return "**Failed**: no metric was compared."
-    failed = ", ".join(f"{m.metric} ({m.verdict})" for m in c.metrics if not m.passed)
+    failed = ", ".join(f"{m.metric} ({m.verdict})" for m in c.metrics if m.decides and not m.passed)
     return f"**Failed**: {failed}."
 
 

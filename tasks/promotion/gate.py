@@ -73,7 +73,7 @@ def decide_head_to_head(comparison: Comparison, failures: Check) -> Decision:
     if comparison.skipped:  # stated, not held against the candidate: failures are checked above
         checks.append(Check("not_compared", None, None, True,
                             "not compared: " + ", ".join(sorted(comparison.skipped))))
-    if not comparison.metrics:
+    if not any(m.decides for m in comparison.metrics):
         checks.append(Check("head_to_head", None, None, False, "the comparison has no metric to decide by"))
     return Decision(all(c.passed for c in checks), checks, HEAD_TO_HEAD, comparison)
 
@@ -84,6 +84,8 @@ def metric_check(m: MetricComparison) -> Check:
         shown = f"{m.metric} {m.estimate:+.4f} [{m.low:+.4f}, {m.high:+.4f}] vs margin > {m.bound:+.4f}"
     else:
         shown = f"{m.metric} x{m.estimate:.3f} [{m.low:.3f}, {m.high:.3f}] vs margin < x{m.bound:.3f}"
+    if m.advisory:
+        return Check(m.metric, m.estimate, m.bound, True, f"{shown}: {m.verdict} (advisory, not deciding)")
     return Check(m.metric, m.estimate, m.bound, m.passed, f"{shown}: {m.verdict}")
 
 

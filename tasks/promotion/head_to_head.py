@@ -39,6 +39,7 @@ def _quality_metric(name: str, champion: list[float], candidate: list[float],
     return MetricComparison(
         metric=name, kind=QUALITY, champion_value=sum(champion) / d.n, candidate_value=sum(candidate) / d.n,
         estimate=d.estimate, low=d.low, high=d.high, bound=bound, verdict=verdict, passed=passed, n=d.n,
+        advisory=name in cfg.advisory_metrics,
         detectable=quality_detectable(d.se, d.n, cfg.confidence, cfg.power))
 
 
@@ -128,7 +129,7 @@ def _latency_metric(name: str, stat: str, champion: list[float], candidate: list
     return MetricComparison(
         metric=name, kind=LATENCY, champion_value=float(statistic(champion, stat)),
         candidate_value=float(statistic(candidate, stat)), estimate=r.estimate, low=r.low, high=r.high,
-        bound=bound, verdict=verdict, passed=passed, n=r.n,
+        bound=bound, verdict=verdict, passed=passed, n=r.n, advisory=name in cfg.advisory_metrics,
         detectable=ratio_detectable(r.se, cfg.confidence, cfg.power))
 
 

@@ -79,3 +79,23 @@ def test_gate_task_reads_the_comparison_file_and_logs_the_decision(tmp_path: Pat
     assert (line["mode"], line["passed"], line["champion_version"], line["metrics_compared"], line["level"]) == (
         "head_to_head", True, "3", len(c.metrics), "INFO")
     assert (line["quality_items"], line["latency_requests"], line["metrics_worse"]) == (48, 64, 0)
+
+
+def test_an_advisory_metric_is_shown_with_its_verdict_but_does_not_decide() -> None:
+    from tasks.promotion.comparison_report import comparison_markdown
+
+    cfg = CFG.model_copy(update={"advisory_metrics": ("p95_ttft", "median_ttft")})
+    rows = quality_rows(24, {"champion": {1}, "tuned": {1}})
+    slow = build_comparison(rows, latency_rows(64, 1.5), cfg, champion="bot-v3", candidate="bot-v4",
+                            champion_version="3", candidate_version="4")
+    ttft = slow.metric("p95_ttft")
+    assert ttft.advisory and ttft.verdict == "worse" and not ttft.passed   # the verdict is still the truth
+    assert "p95_ttft" not in slow.failed and "median_e2el" in slow.failed  # the deciding ones still decide
+    d = decide(make_result(**SLOW_BUT_FINE), cfg, None, comparison=slow)
+    assert "p95_ttft" not in d.failed and not d.passed
+    assert "worse (advisory)" in comparison_markdown(slow)
+    only_advisory = build_comparison(None, latency_rows(64, 1.0), CFG.model_copy(update={
+        "advisory_metrics": tuple(f"{s}_{m}" for s in ("median", "p95") for m in ("ttft", "tpot", "e2el"))}),
+        champion="a", candidate="b", champion_version="1", candidate_version="2")
+    assert not only_advisory.passed
+    assert decide(make_result(**SLOW_BUT_FINE), CFG, None, only_advisory).failed == ["head_to_head"]
