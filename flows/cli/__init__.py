@@ -28,7 +28,7 @@ app.command("retention")(_retention.retention)
 app.command("train")(_train.train)
 app.add_typer(_registry.app, name="registry")
 app.command("gateway")(_gateway.gateway)
-app.command("bench")(_bench.bench)
+app.add_typer(_bench.app, name="bench")
 app.command("pipeline")(_pipeline.pipeline)
 app.command("promote")(_promote.promote)
 

@@ -1,4 +1,6 @@
-"""`mlops bench`: an open-loop streaming benchmark of an OpenAI-compatible server.
+"""`mlops bench [run]`: an open-loop streaming benchmark of an OpenAI-compatible server;
+`mlops bench sweep` and `mlops bench compare` are its other sub-commands (`run` is the default,
+so `mlops bench --base-url ...` is a run).
 
 The options that set a `BenchmarkConfig` field are derived from that field (type, default,
 bounds, description; `CONFIG_OPTIONS` only says which fields and under what flag), and their
@@ -15,6 +17,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from configs.benchmark import BenchmarkConfig, bounds_text
+from flows.cli._default_group import DefaultGroup
+
+app = typer.Typer(cls=DefaultGroup, no_args_is_help=True,
+                  help="Benchmark an OpenAI-compatible server: one run (default), a capacity sweep at an SLO, "
+                       "or compare result files.")
 
 # BenchmarkConfig field -> its flag, where the flag is not the field's name (None: `--field-name`).
 CONFIG_OPTIONS: dict[str, str | None] = {
@@ -133,3 +140,4 @@ def bench(**options: Any) -> None:
 
 
 bench.__signature__ = _signature()  # type: ignore[attr-defined]  # typer reads the options from here
+app.command("run")(bench)

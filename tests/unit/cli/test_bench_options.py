@@ -14,7 +14,7 @@ from tests.conftest import run_cli
 def _bench_command():
     from flows.cli import app
 
-    return typer.main.get_command(app).commands["bench"]
+    return typer.main.get_command(app).commands["bench"].commands["run"]
 
 
 def test_config_options_are_derived_from_the_config_fields() -> None:
@@ -27,7 +27,7 @@ def test_config_options_are_derived_from_the_config_fields() -> None:
 
 
 def test_help_lists_every_option_with_its_help() -> None:
-    proc = run_cli("bench", "--help", env={"COLUMNS": "250", "TERM": "dumb"})
+    proc = run_cli("bench", "run", "--help", env={"COLUMNS": "250", "TERM": "dumb"})
     assert proc.returncode == 0, proc.stderr
     for param in _bench_command().params:
         if param.name == "help":
