@@ -22,7 +22,8 @@ def optional_override(name: str) -> tuple[Any, Any]:
     """`BenchmarkConfig.<name>` as an optional parameter: same type and bounds, None = the config's value."""
     f = BenchmarkConfig.model_fields[name]
     annotation = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
-    return annotation | None, Field(None, description=f"{f.description} Unset: the config file's value.")
+    return annotation | None, Field(None, description=f"{f.description} None: the config file's value (the "
+                                    "deployment's form starts at that value).")
 
 
 class _RequestRules(BaseModel):
@@ -54,7 +55,9 @@ BenchmarkRequest = create_model(
     __module__=__name__,
     __doc__="Parameters of one `benchmark` flow run (the Prefect UI form).",
     config_path=(str, Field("configs/local.yaml", description="Pipeline config (YAML), relative to the project root "
-                            "or absolute; its serving, benchmark and promotion sections are the defaults here.")),
+                            "or absolute; its serving, benchmark and promotion sections are the defaults here. The "
+                            "deployment's form starts at its benchmark values; after choosing another file, set a "
+                            "benchmark field to None to take that file's value.")),
     overrides=(list[str], Field(default_factory=list, description="Config overrides, section.field=value "
                                 "(e.g. paths.data_dir=/scratch/mlops), as `mlops train --set` takes them.")),
     model_ref=(str | None, Field("models:/smollm2-extraction-lora@candidate", description="Registry reference to deploy and "

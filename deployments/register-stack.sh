@@ -18,8 +18,11 @@ prefect --no-prompt deploy --all --prefect-file "$FILE"
 OVERRIDES="[\"mlflow.tracking_uri=http://mlflow:5000\", \"mlflow.artifact_location=s3://${MLFLOW_BUCKET}/artifacts\", \"serving.mode=attached\", \"serving.base_url=http://vllm:8000\"]"
 prefect --no-prompt deploy --prefect-file "$FILE" --name nightly \
   --params "{\"config_path\": \"${MLOPS_PIPELINE_CONFIG}\", \"overrides\": ${OVERRIDES}}"
-prefect --no-prompt deploy --prefect-file "$FILE" --name on-demand \
-  --params "{\"request\": {\"config_path\": \"${MLOPS_PIPELINE_CONFIG}\", \"overrides\": ${OVERRIDES}, \"model_ref\": \"${MLOPS_MODEL_REF}\"}}"
+# The on-demand form starts at the stack config's benchmark values (flows/form_defaults.py).
+REQUEST=$(python -m flows.form_defaults "${MLOPS_PIPELINE_CONFIG}" "mlflow.tracking_uri=http://mlflow:5000" \
+  "mlflow.artifact_location=s3://${MLFLOW_BUCKET}/artifacts" "serving.mode=attached" "serving.base_url=http://vllm:8000" \
+  --model-ref "${MLOPS_MODEL_REF}")
+prefect --no-prompt deploy --prefect-file "$FILE" --name on-demand --params "${REQUEST}"
 prefect --no-prompt deploy --prefect-file "$FILE" --name daily \
   --params "{\"retention\": {\"retention_days\": 7, \"destination\": \"s3://${MLOPS_BACKUP_BUCKET}/logs\", \"s3_addressing_style\": \"path\"}}"
 echo "registered: training-pipeline/nightly, benchmark/on-demand, gpu-sampling/every-15-minutes, log-retention/daily"

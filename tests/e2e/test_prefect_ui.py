@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from configs.loader import load_config
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import POOL
 
@@ -68,6 +69,11 @@ def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_
         page.get_by_role("link", name="on-demand").first.click()
         page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_role("button", name="Custom run").click()
+        # the form starts at the values a run will use: the deployment's config (not None toggles)
+        deployed_cfg = load_config(REPO_ROOT / "configs" / "local.yaml").benchmark
+        for title, value in (("Num Prompts", deployed_cfg.num_prompts), ("Max Tokens", deployed_cfg.max_tokens),
+                             ("Max Concurrency", deployed_cfg.max_concurrency)):
+            assert _field(page, title).locator("input").first.input_value() == str(value), title
         _set_text(page, "Config Path", str(config))
         # the head-to-head comparison is offered on the form
         for title in ("Compare With", "Head To Head"):
@@ -99,8 +105,15 @@ def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_
         by_type = {a["type"]: a for a in artifacts}
         assert {"table", "markdown"} <= set(by_type)
         assert "served-by-stub" in by_type["markdown"]["data"] or stub.base_url in by_type["markdown"]["data"]
+        report = by_type["markdown"]["data"]
+        assert re.search(r"\| p99 TTFT \| [\d,.]+ ms \|", report) and not re.search(r"\d[eE][+-]\d", report)
         # the run page shows the finished state to the user
         page.reload()
         page.get_by_text("Completed").first.wait_for()
+        # and the report's latency plot is an image there, not a path on the worker's disk
+        page.goto(f"{ui}/artifacts/artifact/{by_type['markdown']['id']}")
+        plot = page.get_by_role("img", name="Latency plot")
+        plot.wait_for()
+        assert plot.evaluate("img => img.complete && img.naturalWidth") > 100
     finally:
         stub.stop_thread()

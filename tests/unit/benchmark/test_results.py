@@ -12,7 +12,8 @@ from configs.benchmark import BenchmarkConfig
 from configs.loader import load_config
 from tasks.benchmark.bench import run_benchmark
 from tasks.benchmark.publish import report_markdown
-from tasks.benchmark.results import HEADLINE_METRICS, TABLE_METRICS, BenchmarkResult, QualitySummary, read_result
+from tasks.benchmark.units import format_metric
+from tasks.benchmark.results import HEADLINE_METRICS, QUALITY_METRICS, TABLE_METRICS, BenchmarkResult, QualitySummary, read_result
 from tests.conftest import REPO_ROOT
 
 
@@ -82,10 +83,11 @@ def test_headline_is_one_tuple_read_by_summary_tags_and_report(stub_url: str, tm
     assert bench_tags == {**want, "result_file": str(tmp_path / "b.json")}
 
     markdown = report_markdown(read_result(tmp_path / "b.json"), None, "models:/m/1", uri)
-    rows = dict(re.findall(r"^\| (\w+) \| (.+) \|$", markdown, re.M))
-    rows.pop("metric")
-    assert list(rows) == [k for k in HEADLINE_METRICS if raw[k] is not None]
-    assert all(rows[k] == (f"{raw[k]:.4g}" if isinstance(raw[k], float) else str(raw[k])) for k in rows)
+    rows = {key: value for _, value, key in re.findall(r"^\| (.+) \| (.+) \| `(\w+)` \|$", markdown, re.M)}
+    assert list(rows) == [k for k in HEADLINE_METRICS if raw[k] is not None and k not in QUALITY_METRICS]
+    assert all(rows[k] == format_metric(k, raw[k]) for k in rows)
+    assert rows["p99_ttft_ms"].endswith(" ms") and rows["request_throughput"].endswith(" req/s")
+    assert not re.search(r"\d[eE][+-]\d", markdown)            # no number in exponent notation
 
 
 def test_table_metrics_are_the_headline_and_more() -> None:

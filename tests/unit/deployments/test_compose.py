@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -319,14 +321,25 @@ def test_stack_parameters_are_valid_for_the_flows(main, services):
                            .replace('\\"', '"'))
     params: dict[str, dict[str, Any]] = {}
     for m in re.finditer(r'--name (\S+)\s+--params "(.*)"', script):
+        if m.group(2) == "${REQUEST}":
+            continue
         assert m.group(1) in names, f"register-stack.sh deploys {m.group(1)!r}, not a name in deployments/prefect.yaml"
         raw = m.group(2).replace("${OVERRIDES}", json.dumps(overrides).replace('"', '\\"'))
         params[m.group(1)] = json.loads(_VAR.sub(lambda v: env[v.group(1)], raw).replace('\\"', '"'))
+    # on-demand: the request the form starts at, computed by the script's own command line
+    request_cmd = re.search(r'REQUEST=\$\(python (-m flows\.form_defaults .*?)\)\n', script, re.S)
+    assert request_cmd and '--name on-demand --params "${REQUEST}"' in script, "register-stack.sh: on-demand's request"
+    args = shlex.split(_VAR.sub(lambda v: env[v.group(1)], request_cmd.group(1)))
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    params["on-demand"] = json.loads(proc.stdout)
     assert set(params) == {"nightly", "on-demand", "daily"}, f"register-stack.sh should parametrise {sorted(params)}"
     nightly = params["nightly"]
     cfg = load_config(REPO / nightly["config_path"], nightly["overrides"])
     assert cfg.serving.mode == "attached" and cfg.serving.base_url == "http://vllm:8000"
     assert cfg.mlflow.tracking_uri == "http://mlflow:5000"
     request = BenchmarkRequest.model_validate(params["on-demand"]["request"])
-    load_config(REPO / request.config_path, request.overrides)
+    stack_cfg = load_config(REPO / request.config_path, request.overrides)
+    assert stack_cfg.mlflow.tracking_uri == "http://mlflow:5000" and request.model_ref == env["MLOPS_MODEL_REF"]
+    assert request.num_prompts == stack_cfg.benchmark.num_prompts      # the form starts at the config's values
     assert RetentionConfig.model_validate(params["daily"]["retention"]).destination.startswith("s3://")
