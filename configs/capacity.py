@@ -34,12 +34,16 @@ class CapacityConfig(BaseModel):
     max_steps: int = Field(12, gt=0, description="Most rates tried in one sweep.")
     saturation_ttft_growth: float = Field(2.0, gt=1, description="A step is saturated (the queue grows) when the "
                                           "median TTFT of its last quarter of requests is this many times its "
-                                          "first quarter's AND higher by more than the first quarter's median "
-                                          "end-to-end latency (one whole service time of queueing).")
-    saturation_backlog_factor: float = Field(4.0, gt=1, description="A step is saturated when the requests still in "
-                                             "flight at its last planned send exceed this many times the rate x "
-                                             "first-quarter median end-to-end latency (Little's law for a server "
-                                             "that keeps up), and at least 4 more.")
+                                          "first quarter's AND higher by more than "
+                                          "saturation_ttft_rise_service_times service times.")
+    saturation_ttft_rise_service_times: float = Field(3.0, gt=0, description="How much queueing (in service times: "
+                                                      "the step's 10th-percentile end-to-end latency) TTFT must "
+                                                      "gain through a step to count as growing; bursts below "
+                                                      "capacity gain less.")
+    saturation_backlog_factor: float = Field(6.0, gt=1, description="A step is saturated when the requests in flight "
+                                             "(on average over its last quarter) exceed this many times the rate x "
+                                             "service time (the step's 10th-percentile end-to-end latency; Little's "
+                                             "law for a server that keeps up), and at least 4 more.")
     saturation_send_lag_ms: float = Field(50.0, gt=0, description="The CLIENT cannot keep up (a step is saturated "
                                           "and the answer a lower bound) when the median send lag of a step's "
                                           "last quarter of requests exceeds this many ms.")

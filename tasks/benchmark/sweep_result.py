@@ -33,9 +33,10 @@ class Saturation:
 
     kind: str | None
     reason: str | None
+    service_time_ms: float | None      # the step's 10th-percentile E2EL: the unqueued service time
     ttft_first_quarter_ms: float | None
     ttft_last_quarter_ms: float | None
-    in_flight_at_end: int
+    in_flight_last_quarter: float      # mean requests outstanding over the last quarter of the schedule
     in_flight_expected: float
     send_lag_last_quarter_ms: float
 
