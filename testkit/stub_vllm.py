@@ -19,12 +19,17 @@ each request's time to first token by exp(N(0, sigma)) drawn from a generator se
 intervals have width. `/v1/models` lists the base (`model`) and, with `parent` =
 the base as vLLM does, every adapter loaded through `/v1/load_lora_adapter`.
 
+`slots` (default: unlimited) serves at most that many completions at once; the rest wait in
+arrival order, and a request's delays count from when it got its slot. With a fixed service time
+(ttft_ms + itl_ms x (output_tokens - 1), no jitter) the server's capacity is then known by
+construction: slots / service time requests/s (`capacity_per_s`).
+
 `replies` ({model name: template}) makes non-streaming answers depend on the model asked,
 as vLLM serving a base and an adapter does: the template's `{last}` is the last message's
 content (or the prompt). A model not in `replies` answers "tok tok ...", as before.
 
     python -m testkit.stub_vllm --port 9000 --ttft-ms 20 --itl-ms 5 --reply 'tuned={last}' --model-ttft X-v4=15 \
-        --ttft-jitter 0.3 --jitter-seed 1
+        --ttft-jitter 0.3 --jitter-seed 1 --slots 4
 """
 
 from __future__ import annotations
@@ -59,9 +64,13 @@ class StubServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model: str = "stub-model", ttft_ms: float = 0.0,
                  itl_ms: float = 0.0, output_tokens: int = 16, prompt_tokens: int = 7,
                  replies: dict[str, str] | None = None, model_ttft_ms: dict[str, float] | None = None, ttft_jitter: float = 0.0,
-                 jitter_seed: int = 0) -> None:
+                 jitter_seed: int = 0, slots: int | None = None) -> None:
         if ttft_jitter < 0:
             raise ValueError(f"ttft_jitter is a lognormal sigma >= 0, got {ttft_jitter}")
+        if slots is not None and slots < 1:
+            raise ValueError(f"slots must be >= 1 (or None: unlimited), got {slots}")
+        self.slots = slots
+        self._slots: asyncio.Semaphore | None = None
         self.host, self.port, self.model = host, port, model
         self.ttft_jitter, self._jitter = ttft_jitter, random.Random(jitter_seed)
         self.replies = dict(replies or {})
@@ -78,7 +87,15 @@ class StubServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def capacity_per_s(self, output_tokens: int) -> float:
+        """Completions per second the slots sustain at `output_tokens` each (inf without slots)."""
+        service_s = (self.ttft_ms + self.itl_ms * max(output_tokens - 1, 0)) / 1000.0
+        if self.slots is None or service_s <= 0:
+            return float("inf")
+        return self.slots / service_s
+
     async def start(self) -> None:
+        self._slots = asyncio.Semaphore(self.slots) if self.slots is not None else None
         self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -167,6 +184,13 @@ class StubServer:
 
     async def _completion(self, chat: bool, body: bytes, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> bool:
+        if self._slots is None:
+            return await self._serve(chat, body, reader, writer)
+        async with self._slots:  # FIFO: asyncio's semaphore wakes waiters in arrival order
+            return await self._serve(chat, body, reader, writer)
+
+    async def _serve(self, chat: bool, body: bytes, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> bool:
         arrived = time.perf_counter()
         self.stats.completions += 1
         try:
@@ -277,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ttft-jitter", type=float, default=0.0, metavar="SIGMA",
                    help="lognormal sigma multiplying each request's time to first token (0: exact)")
     p.add_argument("--jitter-seed", type=int, default=0)
+    p.add_argument("--slots", type=int, default=None,
+                   help="completions served at once (the rest wait in arrival order); default unlimited")
     a = p.parse_args(argv)
     replies = dict(r.split("=", 1) for r in a.reply)
     model_ttft = _model_ttft(p, a.model_ttft)
@@ -284,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     async def run() -> None:
         server = StubServer(a.host, a.port, model=a.model, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms,
                             output_tokens=a.output_tokens, replies=replies, model_ttft_ms=model_ttft,
-                            ttft_jitter=a.ttft_jitter, jitter_seed=a.jitter_seed)
+                            ttft_jitter=a.ttft_jitter, jitter_seed=a.jitter_seed, slots=a.slots)
         await server.start()
         print(f"listening {server.base_url}", flush=True)
         await asyncio.Event().wait()

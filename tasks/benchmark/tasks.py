@@ -8,6 +8,7 @@ from typing import Any
 from prefect import task
 
 from configs.benchmark import BenchmarkConfig
+from configs.capacity import CapacityConfig
 
 
 @task(name="benchmark", retries=1, retry_delay_seconds=[5])  # safe: a retry rewrites the same result files
@@ -36,6 +37,22 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
                                result_file=Path(result_file))
     plot = plot_latencies(result, Path(result_file).with_suffix(".png"))
     return {**result.headline(), "result_file": result_file, "plot_file": str(plot)}
+
+
+@task(name="capacity-sweep")  # no retry: a rerun repeats every step (minutes of load)
+def capacity_sweep_task(bench_cfg: BenchmarkConfig, cap: CapacityConfig, base_url: str, model: str,
+                        result_file: str, log_dir: str | None = None, api_key: str | None = None) -> dict[str, Any]:
+    """The highest rate meeting the SLO (`max_rate_meeting_slo`, requests/s, None when none did),
+    the sweep JSON and its plot (beside it, .png), and how many rates were tried."""
+    from logging_lib import InferenceLogger
+    from tasks.benchmark.sweep import plot_sweep, run_sweep
+
+    with InferenceLogger("benchmark", log_dir) as logger:
+        result = run_sweep(bench_cfg, cap, base_url, model, logger=logger, api_key=api_key,
+                           result_file=Path(result_file))
+    plot = plot_sweep(result, Path(result_file).with_suffix(".png"))
+    return {"max_rate_meeting_slo": result.max_rate_meeting_slo_per_s, "bound": result.bound,
+            "result_file": result_file, "plot_file": str(plot), "steps": len(result.rows)}
 
 
 @task(name="publish-report")
