@@ -69,6 +69,10 @@ BenchmarkRequest = create_model(
     **{name: optional_override(name) for name in OVERRIDES},
     measure_quality=(bool, Field(True, description="Score the served model on the held-out eval prompts "
                                  "(catches a deployment that serves the wrong weights).")),
+    capacity_sweep=(bool, Field(False, description="Also find the highest request rate at which the config's "
+                                "`capacity` SLOs are met (e.g. capacity.slo_ttft_ms=2000 in overrides): a sweep of "
+                                "open-loop runs, its table and plot in the report, the capacity recorded on the "
+                                "version.")),
     promote=(bool, Field(False, description="Run the promotion gate afterwards: on pass the version becomes "
                          "`champion` (needs model_ref with a registry version).")),
     head_to_head=(bool, Field(True, description="With promote and a champion of the same base: serve both on one "

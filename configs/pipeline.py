@@ -14,6 +14,7 @@ from pydantic import BaseModel, model_validator
 
 from configs._base import Section
 from configs.benchmark import BenchmarkConfig
+from configs.capacity import CapacityConfig
 from configs.data import DataConfig
 from configs.lora import LoraConfig
 from configs.mlflow import MlflowConfig
@@ -37,6 +38,9 @@ class PipelineConfig(Section):
     serving: ServingConfig = ServingConfig()
     gateway: GatewayConfig = GatewayConfig()
     benchmark: BenchmarkConfig = BenchmarkConfig()
+    # set (with at least one SLO): the pipeline also sweeps for the capacity at that SLO and
+    # records it; the benchmark flow's `capacity_sweep` uses it. None: no sweep.
+    capacity: CapacityConfig | None = None
     promotion: PromotionConfig = PromotionConfig()
     retention: RetentionConfig = RetentionConfig()
     gpu_sampling: GPUSamplingConfig = GPUSamplingConfig()

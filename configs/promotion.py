@@ -53,6 +53,10 @@ class PromotionConfig(BaseModel):
     power: float = Field(0.8, gt=0.5, lt=1, description="for the smallest detectable difference the gate states")
     head_to_head_requests: int | None = Field(None, gt=0, description="requests per model in the interleaved "
                                               "latency run; none = benchmark.num_prompts")
+    min_capacity_ratio: float | None = Field(None, gt=0, le=1, description="head to head, with a `capacity` "
+                                             "section: both are swept on the same vLLM and the candidate's capacity "
+                                             "at the SLO must be at least this share of the champion's (e.g. 0.9); "
+                                             "none = capacity is recorded, not checked")
 
     @field_validator("quality_metrics")
     @classmethod

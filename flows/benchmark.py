@@ -25,11 +25,12 @@ _NOBODY = {"version": None, "ref": None, "reason": "no head-to-head comparison a
 @flow(name="benchmark", log_prints=True)
 def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str | None = None) -> dict[str, Any]:
     from logging_lib import resolve_log_dir
-    from tasks.benchmark.plan import benchmark_config, result_dir
+    from tasks.benchmark.plan import benchmark_config, capacity_config, result_dir
 
     log = get_run_logger()
     logs = str(resolve_log_dir(log_dir))
     cfg = load_config_task(request.config_path, list(request.overrides))
+    capacity = capacity_config(cfg, request)
     uri = str(cfg.mlflow.tracking_uri)
     name = version = None
     eval_path = None
@@ -53,7 +54,7 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
     try:
         bench_cfg = benchmark_config(cfg, eval_path, request, measure_quality=request.measure_quality and bool(eval_path))
         bench, h2h, decision = measure_and_decide(cfg.promotion, bench_cfg, deployment, result_dir(cfg, label), logs,
-                                                  champion=champion, gate=gate)
+                                                  champion=champion, gate=gate, capacity=capacity)
     finally:
         if deployment.get("pid"):
             stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)

@@ -10,6 +10,8 @@ from typing import Any
 
 from configs.benchmark import BenchmarkConfig
 from configs.benchmark_request import BenchmarkRequest
+from configs.capacity import CapacityConfig
+from configs.errors import ConfigError
 from configs.pipeline import PipelineConfig
 from tasks.pipeline.run_config import PROJECT_ROOT, resolve_under
 
@@ -33,3 +35,13 @@ def benchmark_config(cfg: PipelineConfig, eval_path: str | None, request: Benchm
 def result_dir(cfg: PipelineConfig, label: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-") or "run"
     return cfg.paths.data_dir / "benchmarks" / f"{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{safe}"
+
+
+def capacity_config(cfg: PipelineConfig, request: BenchmarkRequest) -> CapacityConfig | None:
+    """The sweep a benchmark run asks for: the config's `capacity` section, if the request wants one."""
+    if not request.capacity_sweep:
+        return None
+    if cfg.capacity is None:
+        raise ConfigError(f"capacity_sweep needs a `capacity` section with at least one SLO in {request.config_path} "
+                          "(or overrides such as capacity.slo_ttft_ms=2000 capacity.max_rate_per_s=16)")
+    return cfg.capacity

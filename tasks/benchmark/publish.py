@@ -34,7 +34,7 @@ def publish_report(summary: dict[str, Any], decision: dict[str, Any] | None, mod
     report = {"result": result, "decision": decision, "model_ref": model_ref, "tracking_uri": tracking_uri,
               "name": name, "version": version, "result_file": summary.get("result_file"),
               "plot_file": summary.get("plot_file"), "comparison": comparison,
-              "comparison_plot": head_to_head and head_to_head["plot_file"]}
+              "comparison_plot": head_to_head and head_to_head["plot_file"], "capacity": summary.get("capacity")}
     create_markdown_artifact(report_markdown(**report, inline_images=True), key=f"{key}-report",
                              description=f"Benchmark report: {label}")
     if comparison is not None:
@@ -63,7 +63,7 @@ def report_markdown(result: BenchmarkResult, decision: dict[str, Any] | None, mo
                     tracking_uri: str, ui_url: str | None = None, name: str | None = None,
                     version: str | None = None, result_file: str | None = None, plot_file: str | None = None,
                     comparison: str | None = None, comparison_plot: str | None = None,
-                    inline_images: bool = False) -> str:
+                    capacity: dict[str, Any] | None = None, inline_images: bool = False) -> str:
     """`comparison`: the head-to-head table (comparison_report.comparison_markdown, computed
     once and read from its file), shown under the gate's verdict. `inline_images`: the plots
     as data URIs (the Prefect artifact), else linked by file name (report.md)."""
@@ -79,6 +79,8 @@ def report_markdown(result: BenchmarkResult, decision: dict[str, Any] | None, mo
     lines += quality_table(result)
     lines += ["", f"Result JSON: `{result_file}`", ""]
     lines += image_markdown("Latency plot", plot_file, inline_images)
+    if capacity is not None:
+        lines += capacity_section(capacity, inline_images)
     if decision is not None:
         verdict = "PASSED: promoted to champion" if decision.get("promoted") else (
             "PASSED" if decision["passed"] else f"FAILED ({', '.join(decision['failed'])}); stays candidate")
@@ -107,3 +109,20 @@ def quality_table(result: BenchmarkResult) -> list[str]:
         delta = f"{tuned - before:+.4g}" if before is not None else "n/a"
         lines.append(f"| {metric} | {'n/a' if before is None else f'{before:.4g}'} | {tuned:.4g} | {delta} |")
     return lines
+
+
+def capacity_section(capacity: dict[str, Any], inline_images: bool) -> list[str]:
+    """The sweep (capacity_sweep_task's answer): its one-sentence answer, a row per rate tried
+    as the sweep JSON has it, and its plot."""
+    from tasks.benchmark.sweep_result import read_sweep
+
+    sweep = read_sweep(Path(capacity["result_file"]))
+    lines = ["", "## Capacity at the SLO", "", sweep.summary(), "",
+             "| rate | requests | SLO attainment | p50 TTFT | p99 TTFT | verdict |", "|---|---|---|---|---|---|"]
+    for step in sweep.rows:
+        p50 = step.metric("p50_ttft_ms") if step.metric("p50_ttft_ms") is not None else step.metric("median_ttft_ms")
+        lines.append(f"| {format_metric('request_throughput', step.request_rate_per_s)} | {step.metric('num_prompts')} "
+                     f"| {format_metric('slo_attainment', step.slo_attainment)} | {format_metric('p50_ttft_ms', p50)} "
+                     f"| {format_metric('p99_ttft_ms', step.metric('p99_ttft_ms'))} | {step.verdict} |")
+    return lines + ["", f"Sweep JSON: `{capacity['result_file']}`", ""] + image_markdown(
+        "Capacity plot", capacity.get("plot_file"), inline_images)

@@ -57,14 +57,38 @@ class Decision:
 
 
 def decide(result: BenchmarkResult, cfg: PromotionConfig, champion_quality: float | None,
-           comparison: Comparison | None = None) -> Decision:
-    """Head to head when a comparison with the champion is given, else the absolute thresholds."""
+           comparison: Comparison | None = None, capacity: dict[str, Any] | None = None) -> Decision:
+    """Head to head when a comparison with the champion is given, else the absolute thresholds.
+    `capacity`: both sweeps' answers ({"candidate": {...}, "champion": {...}}, each with
+    `max_rate_meeting_slo` and `bound`), checked head to head when `min_capacity_ratio` is set."""
     m = result.metrics
     failures = failure_rate_check(m.failed, m.completed + m.failed, cfg)
     if comparison is not None:
-        return decide_head_to_head(comparison, failures)
+        decision = decide_head_to_head(comparison, failures)
+        if capacity is None or cfg.min_capacity_ratio is None:
+            return decision
+        checks = [*decision.checks, capacity_check(capacity["candidate"], capacity["champion"], cfg.min_capacity_ratio)]
+        return Decision(all(c.passed for c in checks), checks, HEAD_TO_HEAD, comparison)
     checks = [_p99_check(result, cfg), failures, _quality_check(result, cfg, champion_quality)]
     return Decision(all(c.passed for c in checks), checks)
+
+
+def capacity_check(candidate: dict[str, Any], champion: dict[str, Any], min_ratio: float) -> Check:
+    """The candidate's capacity at the SLO against the champion's, both swept on the same server
+    the same night. A champion that met the SLO at no rate sets no floor; a candidate that met
+    it at none fails against a champion that did; two lower bounds (both passed the top rate)
+    are not told apart, so the candidate passes."""
+    mine, theirs = candidate.get("max_rate_meeting_slo"), champion.get("max_rate_meeting_slo")
+    if theirs is None:
+        return Check("capacity", mine, None, True, "capacity: the champion met the SLO at no rate tried")
+    need = theirs * min_ratio
+    if mine is None:
+        return Check("capacity", None, need, False,
+                     f"capacity: no rate met the SLO (champion {theirs:.3g} req/s)")
+    ok = mine >= need or candidate.get("bound") == champion.get("bound") == "lower_bound"
+    return Check("capacity", mine, need, ok,
+                 f"capacity {mine:.3g} req/s {'>=' if ok else '<'} {min_ratio:g} x champion {theirs:.3g} req/s"
+                 + (" (both at least the top rate tried)" if ok and mine < need else ""))
 
 
 def decide_head_to_head(comparison: Comparison, failures: Check) -> Decision:

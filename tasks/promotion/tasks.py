@@ -37,7 +37,8 @@ def head_to_head_task(promotion: PromotionConfig, bench: BenchmarkConfig, base_u
 @task(name="promotion-gate")
 def promotion_gate_task(result_file: str, promotion: PromotionConfig, tracking_uri: str, name: str, version: str,
                         champion_quality: float | None = None, comparison_file: str | None = None,
-                        log_dir: str | None = None, champion_version: str | None = None) -> dict[str, Any]:
+                        log_dir: str | None = None, champion_version: str | None = None,
+                        capacity: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read the benchmark result (and the head-to-head comparison, when there is one), decide,
     promote on pass, write the `promotion_decision` event; returns passed/failed/summary/mode."""
     from tasks.benchmark.results import read_result
@@ -47,8 +48,8 @@ def promotion_gate_task(result_file: str, promotion: PromotionConfig, tracking_u
 
     result = read_result(Path(result_file))
     comparison = read_comparison(Path(comparison_file)) if comparison_file else None
-    out = apply_decision(decide(result, promotion, champion_quality, comparison), tracking_uri, name, version,
-                         promotion)
+    out = apply_decision(decide(result, promotion, champion_quality, comparison, capacity), tracking_uri, name,
+                         version, promotion)
     out.update(champion_version=champion_version, comparison_file=comparison_file)
     log_decision(out, log_dir, model_name=name, version=version, champion_version=champion_version)
     return out

@@ -58,7 +58,30 @@ def record_benchmark(tracking_uri: str, name: str, version: str, summary: dict[s
         tags["gate_passed"] = decision["passed"]
         tags["gate_summary"] = decision["summary"][:4000]
         tags.update(comparison_tags(decision))
+    capacity = summary.get("capacity")
+    if capacity is not None:
+        tags.update(capacity_tags(capacity))
     for key, value in tags.items():
         if value is not None:
             # repr() keeps every digit: the next candidate is compared against this exact value
             client.set_model_version_tag(name, version, key, repr(value) if isinstance(value, float) else str(value))
+    if capacity is not None:
+        record_capacity_run(client, client.get_model_version(name, version).run_id, capacity)
+
+
+def capacity_tags(capacity: dict[str, Any]) -> dict[str, Any]:
+    """The capacity sweep on the version: requests/s at the SLO, how to read it, and its file."""
+    return {"capacity_max_rate_meeting_slo": capacity.get("max_rate_meeting_slo"),
+            "capacity_bound": capacity.get("bound"), "capacity_result_file": capacity.get("result_file")}
+
+
+def record_capacity_run(client: Any, run_id: str | None, capacity: dict[str, Any]) -> None:
+    """The capacity as a metric of the version's training run, the sweep JSON and plot as its
+    artifacts (`capacity/`), so MLflow's run page and run comparison show it."""
+    if not run_id:
+        return
+    if capacity.get("max_rate_meeting_slo") is not None:
+        client.log_metric(run_id, "capacity_max_rate_meeting_slo_per_s", float(capacity["max_rate_meeting_slo"]))
+    for key in ("result_file", "plot_file"):
+        if capacity.get(key):
+            client.log_artifact(run_id, capacity[key], artifact_path="capacity")

@@ -19,12 +19,20 @@ from tests.conftest import TINY_CONFIG, vllm_processes
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+# a short capacity sweep each night (a handful of 2-second steps on the tiny model); the second
+# night also sweeps the champion on the same vLLM and the gate checks the candidate keeps a
+# quarter of its capacity (loose: identical-ish adapters must not be rejected by noise)
+CAPACITY = ["capacity.slo_ttft_ms=3000", "capacity.start_rate_per_s=4", "capacity.max_rate_per_s=32",
+            "capacity.min_rate_per_s=1", "capacity.duration_s=2", "capacity.min_requests=8", "capacity.max_steps=5",
+            "promotion.min_capacity_ratio=0.25"]
+
+
 def test_nightly_deployment_trains_registers_benchmarks_and_promotes(deployed, tmp_path):
     from tasks.registry.versions import client_for
 
     data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
     overrides = [f"paths.data_dir={data_dir}", "train.max_steps=40", "train.save_steps=20", "train.eval_steps=20",
-                 "benchmark.num_prompts=12", "benchmark.eval_max_examples=24"]
+                 "benchmark.num_prompts=12", "benchmark.eval_max_examples=24", *CAPACITY]
     triggered = deployed.cli("deployment", "run", "training-pipeline/nightly",
                              "--param", "overrides=" + json.dumps(overrides), "--param", f"log_dir={log_dir}",
                              "--param", f"config_path={TINY_CONFIG}")
@@ -94,7 +102,18 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
     for m in comparison.metrics:  # the tags hold what the comparison computed, interval and verdict
         assert json.loads(tags[f"h2h_{m.metric}"])["verdict"] == m.verdict and m.low <= m.estimate <= m.high
     passed = tags["gate_passed"] == "True"
-    assert passed == (comparison.passed and "failure_rate" not in tags["gate_summary"])
+    decisions = sorted((orjson.loads(line) for p in (log_dir / "system").glob("promotion_*.log")
+                        for line in p.read_bytes().splitlines()), key=lambda d: d["timestamp"])
+    assert passed == (decisions[1]["failed_checks"] == "")
+    assert comparison.passed or not passed
+    # capacity: both swept on the one vLLM; recorded on the version, in its MLflow run, checked by the gate
+    assert float(tags["capacity_max_rate_meeting_slo"]) > 0 and tags["capacity_bound"] in ("bracketed", "lower_bound")
+    assert Path(tags["capacity_result_file"]).with_name("capacity_champion.json").exists()
+    assert "capacity" in tags["gate_summary"] or not passed
+    version_run = client.get_run(client.get_model_version("tiny-chat-lora", "2").run_id)
+    assert version_run.data.metrics["capacity_max_rate_meeting_slo_per_s"] == float(tags["capacity_max_rate_meeting_slo"])
+    assert {a.path for a in client.list_artifacts(version_run.info.run_id, "capacity")} == {
+        "capacity/capacity.json", "capacity/capacity.png"}
     champion = client.get_model_version_by_alias("tiny-chat-lora", "champion").version
     assert str(champion) == ("2" if passed else "1")
     assert any("head to head with the champion" in m for m in run_logs)
@@ -105,8 +124,7 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
     assert (out / "comparison.png").stat().st_size > 0 and (out / "head_to_head_requests.jsonl").exists()
     report = (out / "report.md").read_text()
     assert "## Head to head with the champion" in report and "| exact_match |" in report
-    decisions = sorted((orjson.loads(line) for p in (log_dir / "system").glob("promotion_*.log")
-                        for line in p.read_bytes().splitlines()), key=lambda d: d["timestamp"])
+    assert "## Capacity at the SLO" in report and "![Capacity plot](capacity.png)" in report
     assert [(d["candidate_version"], d["mode"]) for d in decisions] == [("1", "absolute"), ("2", "head_to_head")]
     assert decisions[1]["passed"] is passed and decisions[1]["metrics_compared"] == len(comparison.metrics)
     artifacts = deployed.api("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}})
@@ -115,14 +133,17 @@ def _second_night_decides_head_to_head(deployed, data_dir, log_dir, overrides) -
 
     # the on-demand benchmark compares any two versions when asked (compare_with), without promoting
     request = {"model_ref": "models:/tiny-chat-lora/2", "compare_with": "models:/tiny-chat-lora/1",
-               "overrides": [f"paths.data_dir={data_dir}"], "num_prompts": 6, "max_tokens": 8,
-               "run_label": "cli-h2h", "config_path": str(TINY_CONFIG)}
+               "overrides": [f"paths.data_dir={data_dir}", *CAPACITY], "num_prompts": 6, "max_tokens": 8,
+               "run_label": "cli-h2h", "config_path": str(TINY_CONFIG), "capacity_sweep": True}
     _run_on_demand(deployed, request, log_dir)
     (found,) = data_dir.glob("benchmarks/*cli-h2h/comparison.json")
     compared = Comparison.from_dict(json.loads(found.read_text()))
     assert (compared.champion, compared.candidate, compared.latency_requests) == (
         "tiny-chat-lora-v1", "tiny-chat-lora-v2", 6)
     assert "## Head to head with the champion" in (found.parent / "report.md").read_text()
+    swept = json.loads((found.parent / "capacity.json").read_text())    # the form's capacity_sweep
+    assert swept["model_id"] == "tiny-chat-lora-v2" and swept["rows"] and "## Capacity at the SLO" in (
+        found.parent / "report.md").read_text()
     assert str(client.get_model_version_by_alias("tiny-chat-lora", "champion").version) == str(champion)
     assert not vllm_processes(str(data_dir))
 

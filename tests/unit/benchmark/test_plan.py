@@ -47,3 +47,16 @@ def test_quality_answers_get_the_trainers_eval_length_not_the_load_tests(tmp_pat
     pinned = load_config(REPO_ROOT / "configs" / "local.yaml", [f"paths.data_dir={tmp_path}",
                                                                  "benchmark.eval_max_tokens=200"])
     assert benchmark_config(pinned, str(tmp_path / "eval.jsonl")).quality_max_tokens() == 200
+
+
+def test_a_capacity_sweep_takes_the_configs_slo_or_says_how_to_give_one(tmp_path):
+    from configs.errors import ConfigError
+    from tasks.benchmark.plan import capacity_config
+
+    req = BenchmarkRequest(model_ref="models:/m/1", capacity_sweep=True)
+    plain = load_config(REPO_ROOT / "configs" / "tiny.yaml", [f"paths.data_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"capacity_sweep needs a `capacity` section.*capacity\.slo_ttft_ms"):
+        capacity_config(plain, req)
+    with_slo = load_config(REPO_ROOT / "configs" / "tiny.yaml", ["capacity.slo_ttft_ms=500"])
+    assert capacity_config(with_slo, req).slos_ms() == {"ttft": 500.0}
+    assert capacity_config(with_slo, BenchmarkRequest(model_ref="models:/m/1")) is None
