@@ -33,7 +33,10 @@ __all__ = ["SweepResult", "SweepStep", "plot_sweep", "read_sweep", "run_sweep", 
 
 def step_config(bench_cfg: BenchmarkConfig, cap: CapacityConfig, rate_per_s: float) -> BenchmarkConfig:
     """The bench config of the step at `rate_per_s`: its rate and size, the sweep's SLOs as goodput."""
+    # open loop: a client-side concurrency cap would queue requests before they are sent, so the
+    # server's queueing would never show in their latency and the capacity would be overstated
     updates = {"request_rate": rate_per_s, "num_prompts": max(cap.min_requests, math.ceil(rate_per_s * cap.duration_s)),
+               "max_concurrency": None,
                **{f"goodput_{name}_ms": None for name in ("ttft", "tpot", "e2el")},
                **{f"goodput_{name}_ms": ms for name, ms in cap.slos_ms().items()}}
     return BenchmarkConfig.model_validate({**bench_cfg.model_dump(), **updates})
