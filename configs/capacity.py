@@ -40,6 +40,8 @@ class CapacityConfig(BaseModel):
                                                       "the step's 10th-percentile end-to-end latency) TTFT must "
                                                       "gain through a step to count as growing; bursts below "
                                                       "capacity gain less.")
+    saturation_min_rise_ms: float = Field(50.0, ge=0, description="...and by at least this many ms: a smaller "
+                                          "rise is scheduling noise on a loaded machine, not a queue.")
     saturation_backlog_factor: float = Field(6.0, gt=1, description="A step is saturated when the requests in flight "
                                              "(on average over its last quarter) exceed this many times the rate x "
                                              "service time (the step's 10th-percentile end-to-end latency; Little's "

@@ -86,7 +86,8 @@ def sweep_figure(result: SweepResult) -> Any:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     top.plot(rates, [r.slo_attainment for r in rows], "-", color="#4c72b0")
     for r in rows:
-        top.plot(r.request_rate_per_s, r.slo_attainment, "o" if r.passed else "x", color="#2a9d4b" if r.passed else "#c0392b")
+        top.plot(r.request_rate_per_s, r.slo_attainment, "o" if r.passed else "x",
+                 color="#2a9d4b" if r.passed else "#c0392b")
     top.axhline(result.attainment_target, color="k", linestyle=":", label=f"target {result.attainment_target:.1%}")
     top.set_ylabel("SLO attainment")
     bottom.plot(rates, [_p50_ttft(r) for r in rows], "o-", label="p50 TTFT")

@@ -139,3 +139,15 @@ def test_search_on_a_simulated_slot_server_stays_in_the_band() -> None:
         found.append(search_capacity(cap, measure).passing_rate_per_s / 40.0)
     assert 0.7 <= min(found) and max(found) <= 1.4, (min(found), max(found))
     assert 0.9 <= float(np.median(found)) <= 1.15
+
+
+def test_saturation_names_whose_limit_it_is() -> None:
+    cap = _cap()
+    over = _simulated_step(80.0, 240, seed=1, slots=4, service_s=0.1, ttft_s=0.02)      # 2x the 40 req/s
+    under = _simulated_step(20.0, 60, seed=1, slots=4, service_s=0.1, ttft_s=0.02)      # 0.5x
+    assert detect_saturation(over, 80.0, cap).kind == "server"
+    assert detect_saturation(under, 20.0, cap).kind is None
+    late = [request_record(RequestOutput(request_id=str(i), success=True, planned_s=i / 20, send_lag=i * 0.005,
+                                         ttft=0.02, latency=0.1, output_tokens=5)) for i in range(60)]
+    client = detect_saturation(late, 20.0, cap)                                          # lag grows to 300 ms
+    assert client.kind == "client" and "client fell behind" in client.reason
