@@ -33,7 +33,7 @@ class Saturation:
 
     kind: str | None
     reason: str | None
-    service_time_ms: float | None      # the step's 10th-percentile E2EL: the unqueued service time
+    service_time_ms: float | None      # median E2EL of requests sent to an idle server: the unqueued service time
     ttft_first_quarter_ms: float | None
     ttft_last_quarter_ms: float | None
     in_flight_last_quarter: float      # mean requests outstanding over the last quarter of the schedule

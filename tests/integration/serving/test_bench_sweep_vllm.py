@@ -34,6 +34,8 @@ def test_sweep_against_vllm_reports_a_capacity_with_its_plot(stack, tmp_path: Pa
     if data["bound"] == "bracketed":  # the first failing rate above it really missed
         above = [r for r in rows if r["request_rate"] == data["min_rate_missing_slo"]]
         assert above and above[0]["verdict"] != "pass"
+    far_above = [r for r in rows if r["request_rate"] >= 2 * data["max_rate_meeting_slo"]]
+    assert all(r["verdict"] == "saturated" for r in far_above), [r["saturation"] for r in far_above]
     assert f"max_rate_meeting_slo: {data['max_rate_meeting_slo']}" in proc.stdout
     assert read_sweep(out).rows[0].metric("total_output_tokens") == 8 * rows[0]["completed"]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
