@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from tasks.benchmark.sweep import read_sweep
-from tests.conftest import run_cli
+from tests.conftest import REPO_ROOT, run_cli
+
+
+def _documented_sweep_json() -> dict:
+    """The example JSON in docs/benchmark.md's "Capacity at an SLO" section."""
+    text = (REPO_ROOT / "docs" / "benchmark.md").read_text()
+    block = text[text.index("The result JSON (`sweep_result.py`"):]
+    return json.loads(block[block.index("```json") + 7:block.index("```", block.index("```json") + 7)])
 
 
 def test_sweep_max_rate_passing_is_reported_as_a_lower_bound(stub_url: str, tmp_path: Path, log_dir: Path) -> None:
@@ -30,6 +37,11 @@ def test_sweep_max_rate_passing_is_reported_as_a_lower_bound(stub_url: str, tmp_
     assert [r["num_prompts"] for r in data["rows"]] == [10, 16]               # max(min_requests, rate x duration)
     assert all(r["slo_attainment"] == 1.0 and r["verdict"] == "pass" for r in data["rows"]), data["rows"]
     assert read_sweep(out).max_rate_meeting_slo_per_s == 16.0
+    documented = _documented_sweep_json()
+    assert list(documented) == list(data)                                     # the docs show every key, in order
+    row_keys = set(documented["rows"][0]) - {"..."}
+    assert row_keys <= set(data["rows"][0])
+    assert set(documented["rows"][0]["saturation"]) == set(data["rows"][0]["saturation"])
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any((log_dir / "inference").glob("benchmark_*.log"))             # the steps' client-side events
 
