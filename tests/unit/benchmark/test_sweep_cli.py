@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from configs.benchmark import BenchmarkConfig
+from configs.capacity import CapacityConfig
+from configs.errors import BenchmarkError
 from tasks.benchmark.sweep import read_sweep
+from tasks.benchmark.tasks import capacity_sweep_task
 from tests.conftest import REPO_ROOT, run_cli
 
 
@@ -73,3 +77,30 @@ def test_sweep_bad_input_names_the_flag(args: list[str], flag: str, tmp_path: Pa
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("error: ") and flag in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_sweep_against_no_server_is_one_error_line(tmp_path: Path, free_port: int) -> None:
+    proc = run_cli("bench", "sweep", "--base-url", f"http://127.0.0.1:{free_port}", "--model", "m", "--slo", "ttft:100",
+                   "--result-file", str(tmp_path / "s.json"), timeout=60)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "warm-up" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_capacity_sweep_task_returns_the_capacity_and_its_files(stub_url: str, tmp_path: Path) -> None:
+    cap = CapacityConfig(slo_ttft_ms=2000.0, start_rate_per_s=4.0, max_rate_per_s=8.0, duration_s=1.0, min_requests=5)
+    out = tmp_path / "cap" / "sweep.json"
+    summary = capacity_sweep_task.fn(BenchmarkConfig(max_tokens=3), cap, stub_url, "stub-model", str(out),
+                                     log_dir=str(tmp_path / "logs"))
+    assert summary == {"max_rate_meeting_slo": 8.0, "bound": "lower_bound", "result_file": str(out),
+                       "plot_file": str(out.with_suffix(".png")), "steps": 2}
+    assert read_sweep(out).max_rate_meeting_slo_per_s == 8.0 and out.with_suffix(".png").exists()
+
+
+def test_read_sweep_names_a_file_that_is_not_one(tmp_path: Path) -> None:
+    bench_result = tmp_path / "bench.json"
+    bench_result.write_text('{"completed": 3}')
+    with pytest.raises(BenchmarkError, match=r"bench.json: .*max_rate_meeting_slo"):
+        read_sweep(bench_result)
+    (tmp_path / "junk.json").write_text("not json")
+    with pytest.raises(BenchmarkError, match="cannot read sweep result"):
+        read_sweep(tmp_path / "junk.json")
