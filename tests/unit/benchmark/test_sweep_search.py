@@ -55,6 +55,20 @@ def test_nothing_above_a_failing_rate_is_tried() -> None:
     assert max(tried) == first_fail
 
 
+def test_a_saturated_step_meeting_the_slo_is_not_a_pass_and_stops_the_climb() -> None:
+    """A short step can meet the SLO while its queue grows: from 16 req/s on, it is saturated."""
+    tried: list[float] = []
+
+    def measure(rate: float, step: int) -> SweepStep:
+        tried.append(rate)
+        sat = _CALM if rate < 16 else Saturation("server", "TTFT grew", 100.0, 20.0, 900.0, 30.0, 1.6, 0.1)
+        return SweepStep(step, rate, 1.0, True, sat, {})
+
+    out = search_capacity(_cap(), measure)
+    assert max(tried) == 16.0 and out.rows[4].verdict == "saturated" and not out.rows[4].passed
+    assert 8.0 <= out.passing_rate_per_s < 16.0 and out.bound == BRACKETED
+
+
 def test_max_rate_passing_is_a_lower_bound() -> None:
     measure, tried = _threshold(capacity=1000.0)
     out = search_capacity(_cap(max_rate_per_s=10.0), measure)
