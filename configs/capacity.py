@@ -37,12 +37,14 @@ class CapacityConfig(BaseModel):
                                           "first quarter's AND higher by more than "
                                           "saturation_ttft_rise_service_times service times.")
     saturation_ttft_rise_service_times: float = Field(3.0, gt=0, description="How much queueing (in service times: "
-                                                      "the step's 10th-percentile end-to-end latency) TTFT must "
+                                                      "the median end-to-end latency of the step's requests sent to an idle server) TTFT must "
                                                       "gain through a step to count as growing; bursts below "
                                                       "capacity gain less.")
+    saturation_min_rise_ms: float = Field(50.0, ge=0, description="...and by at least this many ms: a smaller "
+                                          "rise is scheduling noise on a loaded machine, not a queue.")
     saturation_backlog_factor: float = Field(6.0, gt=1, description="A step is saturated when the requests in flight "
                                              "(on average over its last quarter) exceed this many times the rate x "
-                                             "service time (the step's 10th-percentile end-to-end latency; Little's "
+                                             "service time (the median end-to-end latency of the step's requests sent to an idle server; Little's "
                                              "law for a server that keeps up), and at least 4 more.")
     saturation_send_lag_ms: float = Field(50.0, gt=0, description="The CLIENT cannot keep up (a step is saturated "
                                           "and the answer a lower bound) when the median send lag of a step's "

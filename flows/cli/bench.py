@@ -141,3 +141,7 @@ def bench(**options: Any) -> None:
 
 bench.__signature__ = _signature()  # type: ignore[attr-defined]  # typer reads the options from here
 app.command("run")(bench)
+
+from flows.cli.bench_sweep import sweep  # noqa: E402  (its own module; registered after `run`, the default)
+
+app.command("sweep")(sweep)

@@ -89,7 +89,8 @@ def sweep_figure(result: SweepResult) -> Any:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     top.plot(rates, [r.slo_attainment for r in rows], "-", color="#4c72b0")
     for r in rows:
-        top.plot(r.request_rate_per_s, r.slo_attainment, "o" if r.passed else "x", color="#2a9d4b" if r.passed else "#c0392b")
+        top.plot(r.request_rate_per_s, r.slo_attainment, "o" if r.passed else "x",
+                 color="#2a9d4b" if r.passed else "#c0392b")
     top.axhline(result.attainment_target, color="k", linestyle=":", label=f"target {result.attainment_target:.1%}")
     top.set_ylabel("SLO attainment")
     bottom.plot(rates, [_p50_ttft(r) for r in rows], "o-", label="p50 TTFT")
@@ -99,6 +100,10 @@ def sweep_figure(result: SweepResult) -> Any:
     bottom.set_ylabel("TTFT (ms)")
     bottom.set_xlabel("request rate (requests/s)")
     bottom.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    for which in ("major", "minor"):  # 40, not 4x10^1
+        getattr(bottom.xaxis, f"set_{which}_formatter")(FuncFormatter(lambda v, _: f"{v:g}"))
     cap = result.max_rate_meeting_slo_per_s
     if cap is not None:
         label = f"{'>= ' if result.bound == LOWER_BOUND else ''}{cap:.3g} req/s"

@@ -33,7 +33,7 @@ class Saturation:
 
     kind: str | None
     reason: str | None
-    service_time_ms: float | None      # the step's 10th-percentile E2EL: the unqueued service time
+    service_time_ms: float | None      # median E2EL of requests sent to an idle server: the unqueued service time
     ttft_first_quarter_ms: float | None
     ttft_last_quarter_ms: float | None
     in_flight_last_quarter: float      # mean requests outstanding over the last quarter of the schedule
@@ -116,7 +116,8 @@ class SweepResult:
         if self.bound == LOWER_BOUND:
             return f"capacity at least {rate} ({goal}; a lower bound: {self.stop_reason})"
         above = self.min_rate_missing_slo_per_s
-        return f"capacity {rate} ({goal}; {above:.3g} requests/s did not; {self.stop_reason})"
+        missed = f"; {above:.3g} requests/s did not" if above is not None else ""
+        return f"capacity {rate} ({goal}{missed}; {self.stop_reason})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -171,5 +172,5 @@ def read_sweep(path: Path) -> SweepResult:
         raise BenchmarkError(f"sweep result {path} is not a JSON object")
     try:
         return SweepResult.from_dict(data)
-    except (TypeError, ValueError) as exc:
+    except (BenchmarkError, TypeError, ValueError) as exc:
         raise BenchmarkError(f"{path}: {exc}") from exc
