@@ -18,6 +18,7 @@ import typer
 
 from configs.benchmark import BenchmarkConfig, bounds_text
 from flows.cli._default_group import DefaultGroup
+from flows.cli.bench_compare import compare
 
 app = typer.Typer(cls=DefaultGroup, no_args_is_help=True,
                   help="Benchmark an OpenAI-compatible server: one run (default), a capacity sweep at an SLO, "
@@ -141,3 +142,4 @@ def bench(**options: Any) -> None:
 
 bench.__signature__ = _signature()  # type: ignore[attr-defined]  # typer reads the options from here
 app.command("run")(bench)
+app.command("compare")(compare)
