@@ -115,9 +115,9 @@ def _interval(base: LoadedRun, cand: LoadedRun, label: str, name: str, stat: str
               resamples: int, seed: int) -> RatioInterval:
     metric = f"{stat}_{name}"
     a, b = base.samples.get(name, ()), cand.samples.get(name, ())
-    for side, values in (("baseline", a), (label, b)):
+    for side, values in (("the baseline", a), (label, b)):
         if not values:
-            raise PromotionError(f"the {side} has no per-request {name.upper()}"
+            raise BenchmarkError(f"{side} has no per-request {name.upper()}"
                                  + (" (every answer had one token)" if name == "tpot" else ""))
     r = unpaired_ratio(a, b, stat, confidence=confidence, resamples=resamples, seed=metric_seed(seed, metric))
     return RatioInterval(metric, label, float(statistic(a, stat)), float(statistic(b, stat)), r.estimate, r.low,
@@ -141,7 +141,7 @@ def ratio_intervals(runs: Sequence[LoadedRun], labels: Sequence[str], *, confide
                 try:
                     out.append(_interval(base, cand, label, name, stat, confidence=confidence,
                                          resamples=resamples, seed=seed))
-                except PromotionError as exc:
+                except (BenchmarkError, PromotionError) as exc:  # this interval only; the rest still stand
                     skipped[key] = str(exc)
     return out, skipped
 

@@ -30,8 +30,8 @@ def _run(tmp: Path, name: str, ttft_ms: float, failing: set[int] = frozenset()) 
     """A fresh stub (so its jitter stream starts at the seed) and one real benchmark run into a file."""
     dataset = tmp / f"{name}.jsonl"
     dataset.write_text("\n".join(json.dumps({"prompt": f"p{i}", "extra_body": {"stub": {"status": 503}}}
-                                            if i in failing else {"prompt": f"p{i}"}) for i in range(80)))
-    cfg = BenchmarkConfig(num_prompts=80, request_rate=40, max_tokens=8, warmup_requests=1, seed=0,
+                                            if i in failing else {"prompt": f"p{i}"}) for i in range(60)))
+    cfg = BenchmarkConfig(num_prompts=60, request_rate=20, max_tokens=8, warmup_requests=1, seed=0,
                           min_success_rate=0.5, dataset_path=dataset)
     gen: Iterator[str] = stub_process("--ttft-ms", str(ttft_ms), "--itl-ms", "2", "--ttft-jitter", "0.5",
                                       "--jitter-seed", "1")
@@ -46,8 +46,8 @@ def _run(tmp: Path, name: str, ttft_ms: float, failing: set[int] = frozenset()) 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("compare")
-    return {"base": _run(tmp, "base", 40), "same": _run(tmp, "same", 40), "slower": _run(tmp, "slower", 100),
-            "failing": _run(tmp, "failing", 40, failing={3, 10, 50})}
+    return {"base": _run(tmp, "base", 100), "same": _run(tmp, "same", 100), "slower": _run(tmp, "slower", 250),
+            "failing": _run(tmp, "failing", 100, failing={3, 10, 50})}
 
 
 def _intervals(c) -> dict[tuple[str, str], object]:
@@ -61,7 +61,7 @@ def test_slower_server_interval_excludes_one_same_server_includes_it(files: dict
         slower, same = found[("B", metric)], found[("C", metric)]
         assert slower.low > 1 and slower.verdict == "slower", (metric, slower)
         assert same.low < 1 < same.high and same.verdict == "no clear difference", (metric, same)
-    assert 2.0 < found[("B", "median_ttft")].estimate < 3.0   # 100 ms vs 40 ms at the stub, plus the same overhead
+    assert 2.0 < found[("B", "median_ttft")].estimate < 3.0   # 250 ms vs 100 ms at the stub, plus the same overhead
     assert c.skipped == {}
     assert {i.metric for i in c.intervals} == {f"{s}_{n}" for s in ("median", "p95") for n in ("ttft", "tpot", "e2el")}
 
@@ -81,11 +81,11 @@ def test_rows_are_the_files_numbers_with_differences_and_ratios(files: dict[str,
 def test_interval_rests_on_the_successful_requests_only(files: dict[str, Path]) -> None:
     run = load_run(files["failing"])
     data = json.loads(files["failing"].read_text())
-    assert (data["completed"], data["failed"]) == (77, 3)
-    assert run.requests_sampled == 77
+    assert (data["completed"], data["failed"]) == (57, 3)
+    assert run.requests_sampled == 57
     assert np.median(run.samples["ttft"]) == pytest.approx(data["median_ttft_ms"], abs=1e-3)
     c = compare_runs([load_run(files["base"]), run], **KW)
-    assert _intervals(c)[("B", "median_ttft")].candidate_n == 77
+    assert _intervals(c)[("B", "median_ttft")].candidate_n == 57
 
 
 def test_recorded_vllm_file_gives_vllms_own_aggregates() -> None:
