@@ -19,6 +19,7 @@ from tasks.benchmark.bench import run_benchmark
 from tasks.benchmark.compare import compare_runs
 from tasks.benchmark.compare_inputs import load_run
 from tasks.benchmark.compare_report import format_comparison
+from tasks.benchmark.vllm_result import vllm_samples
 from tests.conftest import run_cli
 from tests.unit.benchmark.conftest import stub_process
 
@@ -106,8 +107,6 @@ def test_older_vllm_file_without_latencies_derives_e2el_from_itls() -> None:
     data = json.loads(VLLM_FILE.read_text())
     del data["latencies"]  # what vLLM wrote before it saved `latencies`
     run_new = load_run(VLLM_FILE)
-    from tasks.benchmark.vllm_result import vllm_samples
-
     samples, why = vllm_samples(data)
     assert why is None
     assert samples["e2el"] == pytest.approx(list(run_new.samples["e2el"]), rel=1e-9)
