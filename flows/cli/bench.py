@@ -18,6 +18,7 @@ import typer
 
 from configs.benchmark import BenchmarkConfig, bounds_text
 from flows.cli._default_group import DefaultGroup
+from flows.cli.bench_compare import compare
 
 app = typer.Typer(cls=DefaultGroup, no_args_is_help=True,
                   help="Benchmark an OpenAI-compatible server: one run (default), a capacity sweep at an SLO, "
@@ -145,3 +146,4 @@ app.command("run")(bench)
 from flows.cli.bench_sweep import sweep  # noqa: E402  (its own module; registered after `run`, the default)
 
 app.command("sweep")(sweep)
+app.command("compare")(compare)

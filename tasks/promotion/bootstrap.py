@@ -10,6 +10,9 @@ resamples of a few hundred pairs take milliseconds.
     r = paired_ratio(champ_ttft, cand_ttft, "p95", confidence=0.95, resamples=2000, seed=1)
     d.low, d.high, d.se          # mean candidate - champion, percentile interval, bootstrap SE
     r.estimate, r.se             # p95 candidate / champion; `se` is that of the log ratio
+
+Two runs that did not send the same prompts in pairs (`mlops bench compare` of two result
+files) are not paired: `unpaired_ratio` resamples each side's requests on its own.
 """
 
 from __future__ import annotations
@@ -158,3 +161,40 @@ def ratio_detectable(log_se: float, confidence: float, power: float) -> float:
     """`detectable` for a latency ratio, as ratio - 1: the effect is found on the log scale
     (where a ratio's sampling spread is symmetric) and mapped back (0.07 = a 7% slowdown)."""
     return math.expm1(detectable(log_se, confidence, power))
+
+
+def _sample(values: Sequence[float], what: str, side: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or len(arr) == 0:
+        raise PromotionError(f"{what}: the {side} needs a non-empty flat sequence of numbers")
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+    if bad.size:
+        raise PromotionError(f"{what}: the {side} has {bad.size} negative, NaN or infinite value(s) (first at "
+                             f"request {int(bad[0])}); latencies must be finite and >= 0")
+    return arr
+
+
+def unpaired_ratio(baseline: Sequence[float], candidate: Sequence[float], stat: str, *, confidence: float,
+                   resamples: int, seed: int | Sequence[int]) -> Interval:
+    """`stat` of candidate / `stat` of baseline for two independent samples (sizes may differ):
+    each side's values are resampled on their own, with its own stream drawn from `seed`, and
+    the ratios of the resampled statistics give the percentile interval. `n` is the smaller side."""
+    if stat not in STATS:
+        raise PromotionError(f"unknown statistic {stat!r}; use one of {list(STATS)}")
+    what = f"{stat} ratio"
+    a, b = _sample(baseline, what, "baseline"), _sample(candidate, what, "candidate")
+    base = float(statistic(a, stat))
+    if base <= 0:
+        raise PromotionError(f"{what}: the baseline's {stat} is 0, so no ratio to it exists")
+    seeds = [int(s) % 2**63 for s in (seed if isinstance(seed, Sequence) else [seed])]
+    stat_a = _resampled(len(a), resamples, [*seeds, 0], lambda idx: statistic(a[idx], stat, axis=1))
+    stat_b = _resampled(len(b), resamples, [*seeds, 1], lambda idx: statistic(b[idx], stat, axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = stat_b / stat_a
+    if not np.isfinite(boot).all() or (boot <= 0).any():
+        raise PromotionError(f"{what}: some resamples have a baseline or candidate {stat} of 0 "
+                             "(too many zero latencies for a ratio)")
+    low, high = _bounds(boot, confidence)
+    logs = np.log(boot)
+    se = float(logs.std(ddof=1)) if len(logs) > 1 else 0.0
+    return Interval(float(statistic(b, stat)) / base, low, high, se, min(len(a), len(b)))
