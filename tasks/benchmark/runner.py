@@ -2,10 +2,11 @@
 
 Send times are planned before the run: gaps drawn from a gamma distribution with shape
 `burstiness` and mean 1/request_rate (shape 1 is a Poisson process; rate inf sends all at
-once), as vLLM's benchmark does. Each request's latency counts from its planned time, so a
-client that falls behind cannot hide server delay; how far behind it fell is `send_lag`.
+once), as vLLM's benchmark does. Each request's latencies count from its actual send (as vLLM's do);
+how far behind its scheduled start the client sent it is `send_lag`, so the schedule-based
+latency (what a user would have seen, the client's own lateness included) is latency + lag.
 With `max_concurrency`, a request waits for a free slot first (a deliberate part of the load
-shape, as in vLLM) and its start becomes the moment the slot was granted.
+shape, as in vLLM) and its scheduled start becomes the moment the slot was granted.
 """
 
 from __future__ import annotations
@@ -100,7 +101,6 @@ async def run_load(shape: LoadShape, inputs: Sequence[RequestInput], *, on_start
                 if on_start is not None:
                     on_start(req)
                 out.planned_s = start - t0
-                out.send_lag = max(0.0, now() - start)
                 await stream_request(session, shape.url, payload, headers, out, start, chat)
             finally:
                 if sem is not None:
