@@ -83,3 +83,16 @@ def test_e2e_latency_ends_at_the_last_token_not_at_a_late_usage_message(stub_url
     assert 70 <= m.e2el.median_ms <= 70 + SLACK_MS              # 30 + 4 * 10, not + 400
     assert 9 <= m.tpot.mean_ms <= 12
     assert duration > 3 * 0.4  # the run did wait for each usage message
+
+
+def test_the_collector_never_runs_on_its_own_while_requests_are_being_sent(stub_url: str) -> None:
+    """A collection pause lands only where the scheduler calls one (the next send >= 2 ms away),
+    never on its own in the middle of a send; the collector is back on after the run."""
+    import gc
+
+    seen: list[bool] = []
+    shape = LoadShape(base_url=stub_url, model="stub-model", request_rate=400, seed=3)
+    outs, _ = run_load_sync(shape, _inputs(30, ttft_ms=5, itl_ms=1, tokens=2),
+                            on_start=lambda req: seen.append(gc.isenabled()))
+    assert all(o.success for o in outs) and seen == [False] * 30
+    assert gc.isenabled()
