@@ -11,7 +11,7 @@ then completed only 419 req/s). So the client is aiohttp and the sharding is gon
 Re-measured after issue 14 took the 1.5 ms busy-wait out of each send and kept the collector
 between sends (2026-12-01, load ~2.2, timer floor 1.4-2.5 ms): ours still kept every rate up
 to 1200 req/s on schedule (at 1200: lag p50 0.34 ms, p99 1.56 ms; p50 0.25-0.49 ms at every
-rate, up from ~0.05 ms, the timer's own lateness, now charged to send lag and not to latency),
+rate, up from 0.06-0.27 ms with the busy-wait: the timer's own lateness, now in send lag only),
 the naive client 200 req/s (lag p50 <= 2 ms), and never its p99 <= 2 ms.
 Compared, in the same run and against the same server, with a naive client: the `openai`
 SDK (sync, streaming) on a 64-thread pool, driven at the same planned send times (a
