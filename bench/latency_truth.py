@@ -34,8 +34,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._procs import REPO, start_stub, stop  # noqa: E402
-from bench._vllm_bench import run_vllm_bench, stub_tokenizer  # noqa: E402  (helper B's, branch cmp)
 from testkit.truth import fetch_truth  # noqa: E402
+
+try:
+    from bench._vllm_bench import run_vllm_bench, stub_tokenizer  # noqa: E402  (comes with `mlops bench compare`)
+except ImportError as exc:  # a checkout without it: say what is missing instead of a traceback
+    raise SystemExit(f"bench/latency_truth.py needs bench/_vllm_bench.py (vLLM's client runner): {exc}") from exc
 
 CLIENTS = ("before", "after", "vllm")
 STATS = ("actual_p50", "actual_p99", "sched_p50", "sched_p99", "lag_p50", "lag_p99", "cpu_us")
