@@ -3,6 +3,7 @@ frozen pre-issue-14 loop ("before", bench/_client_before.py), logging as `mlops 
 
     python -m bench._truth_clients after|before URL PREFIX RATE N TOKENS OUT.json
 
+`gaps` turns a run and the server's truth into the figures latency_truth.py prints.
 Writes per request (in send order) `request_id`, `ttft_ms` and `e2el_ms` from the actual send,
 `send_lag_ms` (actual send minus planned), and the process's CPU seconds for the timed run.
 """
@@ -15,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from bench._client_before import Before, run_before
@@ -62,6 +64,19 @@ def run_old(url: str, ids: list[str], rate: float, tokens: int, logger: Inferenc
         outs, _ = runner.run(run_before(url, MODEL, ids, offsets, tokens, on_start, on_result))
     return [{"request_id": o.request_id, "success": o.success, "ttft_ms": (o.ttft - o.send_lag) * 1000,
              "e2el_ms": (o.latency - o.send_lag) * 1000, "send_lag_ms": o.send_lag * 1000} for o in outs]
+
+
+def gaps(run: dict, truth: dict) -> dict[str, float]:
+    ok = [r for r in run["requests"] if r["success"] and r["request_id"] in truth]
+    actual = np.array([r["ttft_ms"] - truth[r["request_id"]].ttft_ms for r in ok])
+    out = {"n": len(ok), "actual_p50": np.percentile(actual, 50), "actual_p99": np.percentile(actual, 99)}
+    if "send_lag_ms" in ok[0]:
+        lag = np.array([r["send_lag_ms"] for r in ok])
+        sched = actual + lag
+        out.update(sched_p50=np.percentile(sched, 50), sched_p99=np.percentile(sched, 99),
+                   lag_p50=np.percentile(lag, 50), lag_p99=np.percentile(lag, 99),
+                   cpu_us=run["cpu_s"] / len(run["requests"]) * 1e6)
+    return {k: float(v) for k, v in out.items()}
 
 
 def main(argv: list[str]) -> None:

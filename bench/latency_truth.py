@@ -34,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._procs import REPO, start_stub, stop  # noqa: E402
+from bench._truth_clients import gaps  # noqa: E402
 from testkit.truth import fetch_truth  # noqa: E402
 
 try:
@@ -59,19 +60,6 @@ def run_vllm(url: str, prefix: str, rate: float, n: int, tokens: int, tmp: Path,
     rows = [{"request_id": f"{prefix}{i}", "success": not err, "ttft_ms": t * 1000, "e2el_ms": lat * 1000}
             for i, (t, lat, err) in enumerate(zip(d["ttfts"], d["latencies"], d["errors"]))]
     return {"cpu_s": None, "requests": rows}
-
-
-def gaps(run: dict, truth: dict) -> dict[str, float]:
-    ok = [r for r in run["requests"] if r["success"] and r["request_id"] in truth]
-    actual = np.array([r["ttft_ms"] - truth[r["request_id"]].ttft_ms for r in ok])
-    out = {"n": len(ok), "actual_p50": np.percentile(actual, 50), "actual_p99": np.percentile(actual, 99)}
-    if "send_lag_ms" in ok[0]:
-        lag = np.array([r["send_lag_ms"] for r in ok])
-        sched = actual + lag
-        out.update(sched_p50=np.percentile(sched, 50), sched_p99=np.percentile(sched, 99),
-                   lag_p50=np.percentile(lag, 50), lag_p99=np.percentile(lag, 99),
-                   cpu_us=run["cpu_s"] / len(run["requests"]) * 1e6)
-    return {k: float(v) for k, v in out.items()}
 
 
 def one_repeat(k: int, url: str, a: argparse.Namespace, tmp: Path, tok: Path) -> dict[str, dict]:

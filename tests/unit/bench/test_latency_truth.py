@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench._truth_clients import run_after, run_old
+from bench._truth_clients import gaps, run_after, run_old
 from logging_lib import InferenceLogger
 from testkit.stub_vllm import StubServer
 from testkit.truth import fetch_truth
@@ -24,8 +24,6 @@ def stub() -> Iterator[StubServer]:
 
 @pytest.mark.parametrize("run", [run_after, run_old], ids=["after", "before"])
 def test_each_client_run_meets_the_servers_truth_on_the_actual_send_clock(stub: StubServer, run) -> None:
-    from bench.latency_truth import gaps
-
     prefix = f"{run.__name__}-"
     with tempfile.TemporaryDirectory() as logs, InferenceLogger("benchmark", logs) as logger:
         rows = run(stub.base_url, [f"{prefix}{i}" for i in range(30)], 300.0, 4, logger)
