@@ -4,6 +4,8 @@ With a champion in the registry (and `head_to_head` on), the candidate is compar
 head to head: both served by one vLLM, the same held-out items and the same interleaved load,
 and each metric decided by a bootstrap confidence interval against a non-inferiority margin.
 With no champion yet, the absolute thresholds (`max_p99_ttft_ms`, quality present) apply.
+Latencies here are the benchmark's vLLM-compatible ones, counted from each request's actual
+send: a benchmark client that fell behind its schedule does not fail the model.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class PromotionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # -- absolute thresholds: the first promotion (no champion), and the candidate's failure rate always
-    max_p99_ttft_ms: float = Field(2000.0, gt=0, description="no champion yet: the candidate's p99 TTFT at most")
+    max_p99_ttft_ms: float = Field(2000.0, gt=0, description="no champion yet: the candidate's p99 TTFT at most "
+                                   "(ms, from each request's actual send: the result's p99_ttft_ms)")
     max_failure_rate: float = Field(0.05, ge=0, le=1, description="share of failed benchmark requests at most")
     min_quality_vs_champion: float = Field(
         0.0, description="head_to_head off: candidate quality must be >= the champion's recorded quality + this")

@@ -171,8 +171,9 @@ INFERENCE_ERROR = _error("inference_error")
 # the gateway's lines by request_id (sent as X-Request-ID).
 BENCHMARK_REQUEST = _request("benchmark_request")
 BENCHMARK_RESPONSE = _response(
-    "benchmark_response", "planned send time to the last token, ms (as vLLM's benchmark)",
-    num("send_lag_ms", "how late the client sent it, ms", extra=True))
+    "benchmark_response", "actual send to the last token, ms (as vLLM's benchmark; ttft_ms too counts from "
+    "the actual send); add send_lag_ms for the latency from the planned send time",
+    num("send_lag_ms", "how late the client sent it against its planned send time, ms", extra=True))
 BENCHMARK_ERROR = _error("benchmark_error")
 
 # -- api -----------------------------------------------------------------------------------------

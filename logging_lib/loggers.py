@@ -136,7 +136,8 @@ class InferenceLogger(TypedLogger):
     # -- the load generator's side (mlops bench) -------------------------------------
     log_benchmark_request = _request_method(ev.BENCHMARK_REQUEST, "One request as the load generator sent it.")
     log_benchmark_response = _response_method(
-        ev.BENCHMARK_RESPONSE, "As the client measured it: from the planned send time to the last token.")
+        ev.BENCHMARK_RESPONSE, "As the client measured it, from the actual send (as vLLM's benchmark): "
+        "`latency_ms` to the last token, `ttft_ms` to the first; `send_lag_ms` is how late that send was.")
     log_benchmark_error = _error_method(ev.BENCHMARK_ERROR, "A request that failed, as the client saw it.")
 
 

@@ -10,6 +10,9 @@ A request body may carry `"stub": {...}` to override behaviour for that request:
 `hang_s` (wait before the response headers), `usage_delay_ms` (wait between the last token
 and the trailing usage message). `GET /stats` reports counters, including
 streams cut short by the client (`streams_cancelled`) and completions per model name.
+`GET /truth` lists what the server saw of each completion request, by the `x-request-id` it
+carried and in arrival order: when it was read, when its first and last token were written
+(testkit/truth.py), the truth a client's measured latencies are checked against.
 
 `model_ttft_ms` ({model name: extra ms}) adds a known delay to the first token of every
 request for that name (streaming or not), so one of two served names is truly slower, as a
@@ -43,6 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from testkit.truth import REQUEST_ID, RequestTruth, TruthLog
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error",
             503: "Service Unavailable"}
@@ -78,6 +83,7 @@ class StubServer:
         self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
         self.output_tokens, self.prompt_tokens = output_tokens, prompt_tokens
         self.stats = StubStats()
+        self.truth = TruthLog()
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -142,6 +148,7 @@ class StubServer:
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
                 self.stats.requests += 1
+                REQUEST_ID.set(headers.get("x-request-id"))
                 keep = await self._route(method, path.split("?", 1)[0], body, reader, writer)
                 if not keep or headers.get("connection", "").lower() == "close":
                     break
@@ -170,6 +177,8 @@ class StubServer:
                                                   "streams_completed": s.streams_completed,
                                                   "streams_cancelled": s.streams_cancelled,
                                                   "by_model": s.by_model}))
+        elif method == "GET" and path == "/truth":
+            self._send(writer, 200, orjson.dumps(self.truth.to_dict()))
         elif method == "POST" and path == "/v1/load_lora_adapter":
             req = orjson.loads(body or b"{}")
             self.stats.lora_loaded.append(req["lora_name"])
@@ -202,6 +211,7 @@ class StubServer:
         self.stats.last_body = req
         over = req.get("stub") or {}
         model = req.get("model", self.model)
+        truth = self.truth.arrive(model, arrived)
         ttft = (float(over.get("ttft_ms", self.ttft_ms)) + self.model_ttft_ms.get(model, 0.0)) / 1000.0
         if self.ttft_jitter:
             ttft *= self._jitter.lognormvariate(0.0, self.ttft_jitter)
@@ -210,7 +220,7 @@ class StubServer:
         if over.get("hang_s"):
             await asyncio.sleep(float(over["hang_s"]))
         if over.get("status"):
-            status = int(over["status"])
+            status = truth.status = int(over["status"])
             self._send(writer, status, orjson.dumps({"error": {"message": "stub error", "type": "stub",
                                                                "param": None, "code": status}}))
             await writer.drain()
@@ -230,9 +240,10 @@ class StubServer:
                       if chat else {"index": 0, "text": text, "finish_reason": "length"})
             self._send(writer, 200, orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model,
                                                   "choices": [choice], "usage": usage}))
+            truth.token_written()
             await writer.drain()
             return True
-        return await self._stream(chat, req, model, usage, arrived, ttft, itl, n, reader, writer)
+        return await self._stream(chat, req, model, usage, arrived, ttft, itl, n, reader, writer, truth)
 
     def _reply(self, model: str, req: dict[str, Any], n: int) -> str:
         template = self.replies.get(model)
@@ -243,7 +254,7 @@ class StubServer:
 
     async def _stream(self, chat: bool, req: dict[str, Any], model: str, usage: dict[str, int], arrived: float,
                       ttft: float, itl: float, n: int, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bool:
+                      writer: asyncio.StreamWriter, truth: RequestTruth) -> bool:
         """One token chunk per `itl`, each at its planned time, then usage (if asked) and [DONE]."""
         over = req.get("stub") or {}
         kind = "chat.completion" if chat else "text_completion"
@@ -264,6 +275,7 @@ class StubServer:
             event = b"data: " + orjson.dumps({"id": "cmpl-stub", "object": kind, "model": model,
                                                "choices": [choice]}) + b"\n\n"
             writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+            truth.token_written()
             try:
                 await writer.drain()
             except ConnectionError:

@@ -1,9 +1,10 @@
 """A whole benchmark run: prompts -> open-loop load -> metrics -> result JSON (+ quality).
 
 The result is a typed `results.BenchmarkResult`; its JSON uses vLLM's `--save-result` key
-names (`completed`, `failed`, `duration`, `request_throughput`, `mean_ttft_ms`, ...) plus ours:
-`p50_*`/`p95_*`, `send_lag_p99_ms`, `goodput`, `success_rate`, `quality` and per-request
-details under `requests`. A failed request is data; the run fails (BenchmarkError) only below
+names (`completed`, `failed`, `duration`, `request_throughput`, `mean_ttft_ms`, ...: latencies
+from each request's actual send, as vLLM's) plus ours: `p50_*`/`p95_*`, the schedule-based
+`*_sched_ttft_ms`/`*_sched_e2el_ms` (from the planned send time), `send_lag_p99_ms`, `goodput`,
+`success_rate`, `quality` and per-request details under `requests`. A failed request is data; the run fails (BenchmarkError) only below
 `min_success_rate`, after the result has been written.
 """
 

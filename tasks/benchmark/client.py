@@ -5,7 +5,11 @@ seconds (`ttft`, `itl`, `latency`); aggregates elsewhere turn them into `*_ms`.
 
 TTFT is the time to the first SSE message that has `choices`; ITL the gaps between later
 messages with `choices`; latency (E2EL) the time to the last message with `choices` (the last
-token), all counted from the request's start, which the runner sets to its planned send time.
+token), all counted from the ACTUAL send (the moment the request is handed to the HTTP client),
+as vLLM's benchmark counts them. How late that send was against the request's scheduled start
+(its planned send time, or when a concurrency slot was granted) is `send_lag`; a latency a user
+would have seen from the schedule is the value plus `send_lag`.
+
 The trailing `usage` message carries no token, so it does not move the end (as in current
 vLLM's benchmark): a server slow to send it does not inflate E2EL or TPOT. Token counts come
 from that `usage` message, asked for with `stream_options.include_usage`.
@@ -46,8 +50,8 @@ class RequestOutput:
     output_tokens: int | None = None
     chunks: int = 0
     generated_text: str = ""
-    planned_s: float = 0.0      # start time, seconds after the benchmark started
-    send_lag: float = 0.0       # actual send minus start, seconds
+    planned_s: float = 0.0      # scheduled start, seconds after the benchmark started
+    send_lag: float = 0.0       # actual send minus scheduled start, seconds (ttft/latency count from the send)
     usage_missing: bool = False
 
 
@@ -83,9 +87,12 @@ def make_client(max_connections: int, timeout_s: float) -> aiohttp.ClientSession
 
 async def stream_request(client: aiohttp.ClientSession, url: str, payload: dict[str, Any], headers: dict[str, str],
                          out: RequestOutput, start: float, chat: bool) -> RequestOutput:
-    """Send one streaming request; fill `out`. `start` is a time.perf_counter() value."""
+    """Send one streaming request; fill `out`. `start` is its scheduled start (a time.perf_counter()
+    value): latencies count from the actual send, and how late that was is `out.send_lag`."""
     now = time.perf_counter
-    reader = _StreamReader(out, start, chat)
+    sent = now()
+    out.send_lag = max(0.0, sent - start)
+    reader = _StreamReader(out, sent, chat)
     try:
         async with client.post(url, data=orjson.dumps(payload), headers=headers) as resp:
             if reader.status(resp.status):

@@ -2,13 +2,17 @@
 
 - TTFT: per successful request; ITL: all inter-chunk gaps of all successful requests, pooled;
   TPOT per request: (E2EL - TTFT) / (output_tokens - 1), only where output_tokens > 1;
-  E2EL: per successful request.
+  E2EL: per successful request. TTFT and E2EL count from each request's actual send, as vLLM's.
+- sched_ttft / sched_e2el: the same counted from the scheduled start (TTFT/E2EL + send lag):
+  what a user would have seen, the client's own lateness charged to the server. TPOT and ITL
+  do not depend on the start, so they have no schedule-based twin.
 - request/output/total token throughput: over the wall duration of the timed run.
-- request_goodput: successful requests meeting every given SLO (ms), per second.
+- request_goodput: successful requests meeting every given SLO (ms), per second, judged on the
+  actual-send latencies (as vLLM's goodput).
 
 Returns a typed `results.BenchmarkMetrics`; its JSON keys follow vLLM's `--save-result`
 (`mean_ttft_ms`, `median_ttft_ms`, `std_ttft_ms`, `p99_ttft_ms`, ...); we add `p50_*`/`p95_*`
-(any configured percentile) and `send_lag_*`.
+(any configured percentile), `{mean,median,std,pNN}_sched_{ttft,e2el}_ms` and `send_lag_*`.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def calculate_metrics(outputs: Sequence[RequestOutput], duration_s: float, *,
         tpot=_describe(tpots, percentiles),
         itl=_describe([g for o in ok for g in o.itl], percentiles),
         e2el=_describe([o.latency for o in ok], percentiles),
+        sched_ttft=_describe([o.ttft + o.send_lag for o in ok], percentiles),
+        sched_e2el=_describe([o.latency + o.send_lag for o in ok], percentiles),
         send_lag_mean_ms=float(np.mean(lags)),
         send_lag_p50_ms=float(np.percentile(lags, 50)),
         send_lag_p99_ms=float(np.percentile(lags, 99)),

@@ -1,6 +1,8 @@
 """Human output: a console table and a latency plot (TTFT and E2EL distributions).
 
-The full table on purpose (not `HEADLINE_METRICS`): it mirrors `vllm bench serve`'s printout.
+The full table on purpose (not `HEADLINE_METRICS`): it mirrors `vllm bench serve`'s printout
+(TTFT and E2EL from each request's actual send, as vLLM's), then the schedule-based TTFT/E2EL
+(from the planned send time) under their own labels, with the send lag between the two.
 Every number is read from the `BenchmarkResult` (computed once in metrics.py), so the table,
 the plot marks, the JSON and the registry tags agree to the last digit.
 """
@@ -10,10 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.benchmark.results import QUALITY_KEYS, BenchmarkResult, pct_key
+from tasks.benchmark.results import QUALITY_KEYS, BenchmarkResult, LatencyStats, pct_key
 
-_TITLES = (("ttft", "Time to First Token"), ("tpot", "Time per Output Token (excl. 1st token)"),
-           ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency"))
+_TITLES = (("ttft", "Time to First Token (from actual send)"), ("tpot", "Time per Output Token (excl. 1st token)"),
+           ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency (from actual send)"))
+# Counted from the planned send time (the client's lateness included), under their own labels.
+_SCHED_TITLES = (("sched_ttft", "Time to First Token (from planned send)", "sched TTFT"),
+                 ("sched_e2el", "End-to-end Latency (from planned send)", "sched E2EL"))
 
 
 def format_table(result: BenchmarkResult) -> str:
@@ -34,16 +39,24 @@ def format_table(result: BenchmarkResult) -> str:
     lines = ["{:=^60}".format(" Serving Benchmark Result ")]
     lines += [f"{k:<42}{v:>18}" for k, v in rows]
     for name, title in _TITLES:
-        stats = m.latency(name)
-        lines.append("{:-^60}".format(title))
-        shown = [("mean", stats.mean_ms), ("median", stats.median_ms)]
-        shown += [(pct_key(p), v) for p, v in stats.percentiles_ms if p in (50.0, 95.0, 99.0)]
-        for stat, value in shown:
-            lines.append(f"{(stat.capitalize() + ' ' + name.upper() + ' (ms)'):<42}{value:>18.2f}")
+        lines += _latency_lines(m.latency(name), title, name.upper())
+    for name, title, label in _SCHED_TITLES:
+        stats = getattr(m, name)
+        if stats is not None:
+            lines += _latency_lines(stats, title, label)
     lines.append("{:-^60}".format("Client"))
+    lines.append(f"{'Median send lag (ms)':<42}{m.send_lag_p50_ms:>18.2f}")
     lines.append(f"{'P99 send lag (ms)':<42}{m.send_lag_p99_ms:>18.2f}")
     lines.append("=" * 60)
     return "\n".join(lines)
+
+
+def _latency_lines(stats: LatencyStats, title: str, label: str) -> list[str]:
+    lines = ["{:-^60}".format(title)]
+    shown = [("mean", stats.mean_ms), ("median", stats.median_ms)]
+    shown += [(pct_key(p), v) for p, v in stats.percentiles_ms if p in (50.0, 95.0, 99.0)]
+    lines += [f"{(stat.capitalize() + ' ' + label + ' (ms)'):<42}{value:>18.2f}" for stat, value in shown]
+    return lines
 
 
 def quality_rows(result: BenchmarkResult) -> list[tuple[str, str]]:

@@ -22,7 +22,8 @@ import orjson
 
 from configs.errors import BenchmarkError
 
-LATENCIES = ("ttft", "tpot", "itl", "e2el")
+LATENCIES = ("ttft", "tpot", "itl", "e2el")          # vLLM's: TTFT and E2EL from each request's actual send
+SCHED_LATENCIES = ("sched_ttft", "sched_e2el")       # ours: from the scheduled start (+ the client's lateness)
 
 # Quality through the server, tuned (the served name) and base, by `eval_metrics.METRICS` name:
 # `quality` stays the tuned exact match (the promotion gate and the dashboards read it).
@@ -38,10 +39,12 @@ HEADLINE_METRICS = ("completed", "failed", "request_throughput", "output_through
                     "median_ttft_ms", "median_tpot_ms", "median_e2el_ms") + QUALITY_METRICS
 
 # The Prefect table artifact shows more on purpose (it is for reading one run, the headline is for
-# comparing runs): the headline plus duration, total throughput, goodput and every latency's mean/p99.
+# comparing runs): the headline plus duration, total throughput, goodput, every latency's mean/p99
+# and the schedule-based TTFT/E2EL beside them (with the send lag that separates the two).
 TABLE_METRICS = tuple(dict.fromkeys(
     HEADLINE_METRICS + ("duration", "total_token_throughput", "request_goodput")
-    + tuple(f"{stat}_{name}_ms" for name in LATENCIES for stat in ("mean", "p99"))))
+    + tuple(f"{stat}_{name}_ms" for name in LATENCIES + SCHED_LATENCIES for stat in ("mean", "p99"))
+    + ("send_lag_p99_ms",)))
 
 
 def _key(f: Any) -> str:
@@ -112,7 +115,13 @@ class Goodput:
 
 @dataclass(frozen=True)
 class BenchmarkMetrics:
-    """Aggregates as `vllm bench serve` defines them (see metrics.py); field order is JSON order."""
+    """Aggregates as `vllm bench serve` defines them (see metrics.py); field order is JSON order.
+
+    `ttft`/`e2el` count from each request's actual send (vLLM's keys, so its tools read ours);
+    `sched_ttft`/`sched_e2el` from its scheduled start. The latter are None in a result that has
+    no `*_sched_*` keys: vLLM's own (its TTFT is actual-send), or ours written before the split
+    (whose `*_ttft_ms` were counted from the planned send time).
+    """
 
     completed: int
     failed: int
@@ -127,6 +136,8 @@ class BenchmarkMetrics:
     tpot: LatencyStats
     itl: LatencyStats
     e2el: LatencyStats
+    sched_ttft: LatencyStats | None
+    sched_e2el: LatencyStats | None
     send_lag_mean_ms: float
     send_lag_p50_ms: float
     send_lag_p99_ms: float
@@ -135,9 +146,12 @@ class BenchmarkMetrics:
     goodput: Goodput | None
 
     def latency(self, name: str) -> LatencyStats:
-        if name not in LATENCIES:
-            raise KeyError(f"no latency {name!r}; one of {LATENCIES}")
-        return getattr(self, name)
+        if name not in LATENCIES + SCHED_LATENCIES:
+            raise KeyError(f"no latency {name!r}; one of {LATENCIES + SCHED_LATENCIES}")
+        stats = getattr(self, name)
+        if stats is None:
+            raise KeyError(f"this result has no {name} (written by vLLM or before schedule-based latencies)")
+        return stats
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -145,6 +159,8 @@ class BenchmarkMetrics:
             value = getattr(self, f.name)
             if isinstance(value, LatencyStats):
                 out.update(value.to_dict(f.name))
+            elif f.name in SCHED_LATENCIES:
+                continue  # None: not measured, so no keys (as the file it was read from)
             else:
                 out[_key(f)] = value.to_dict() if isinstance(value, Goodput) else value
         return out
@@ -155,6 +171,8 @@ class BenchmarkMetrics:
         for f in fields(cls):
             if f.name in LATENCIES:
                 kw[f.name] = LatencyStats.from_dict(f.name, d)
+            elif f.name in SCHED_LATENCIES:
+                kw[f.name] = LatencyStats.from_dict(f.name, d) if f"mean_{f.name}_ms" in d else None
             elif f.name == "goodput":
                 kw[f.name] = Goodput.from_dict(d["goodput"]) if d.get("goodput") else None
             else:
@@ -164,7 +182,9 @@ class BenchmarkMetrics:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request as the result JSON lists it under `requests` (failed ones too: failures are data)."""
+    """One request as the result JSON lists it under `requests` (failed ones too: failures are data).
+
+    `ttft_ms`/`e2el_ms` count from the actual send; add `send_lag_ms` for the schedule-based ones."""
 
     request_id: str
     success: bool

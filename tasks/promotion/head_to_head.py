@@ -10,6 +10,8 @@ Quality: per item, the candidate's score minus the champion's, mean and paired b
 interval per metric. Latency: per prompt (sent once to each side), the ratio candidate /
 champion of each statistic (median, p95) of TTFT, TPOT, E2EL. Each metric is bootstrapped with
 its own fixed seed derived from `cfg.bootstrap_seed` and decided by `comparison.judge` alone.
+The rows' latencies count from each request's actual send (vLLM's definition), so the load
+generator's own lateness, which belongs to neither side, stays out of the ratios.
 """
 
 from __future__ import annotations
