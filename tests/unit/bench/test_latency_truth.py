@@ -31,7 +31,9 @@ def test_each_client_run_meets_the_servers_truth_on_the_actual_send_clock(stub: 
     assert [r["request_id"] for r in rows] == [f"{prefix}{i}" for i in range(30)] and all(r["success"] for r in rows)
     for r in rows:
         t = truth[r["request_id"]]
-        assert t.tokens == 4 and t.ttft_ms <= r["ttft_ms"] <= t.ttft_ms + 30   # loopback and a busy machine
+        # loopback and a busy machine above; below, the stub shares this process (a thread): it can
+        # stamp a token it already wrote one GIL switch (5 ms) late, after the client read it (CI saw 0.9 ms)
+        assert t.tokens == 4 and t.ttft_ms - 5 <= r["ttft_ms"] <= t.ttft_ms + 30
     g = gaps({"cpu_s": 0.3, "requests": rows}, truth)
     assert g["n"] == 30 and 0 <= g["actual_p50"] <= g["actual_p99"] and g["sched_p99"] >= g["actual_p50"]
     assert g["cpu_us"] == pytest.approx(1e4)
