@@ -17,7 +17,11 @@ planned send time ("sched", what the old `*_ttft_ms` reported, `*_sched_ttft_ms`
 lag p50/p99; our client's CPU per request. Repeated REPEATS times, the order rotated each time
 (the machine is shared and noisy): the median of the repeats and their range [min, max].
 
-    python bench/latency_truth.py [--rate 200] [--seconds 8] [--repeats 3] [--tokens 16]
+    python bench/latency_truth.py [--rate 200] [--seconds 8] [--repeats 3] [--tokens 16] [--burners 1]
+
+`--burners N` keeps N more processes spinning for the whole run: a server that computes (as
+vLLM's engine does) on the same 2 cores, so the client's own CPU per request decides how late it
+gets; the stub alone leaves a core idle.
 """
 
 from __future__ import annotations
@@ -83,14 +87,18 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=16)
     ap.add_argument("--ttft-ms", type=float, default=20.0)
     ap.add_argument("--itl-ms", type=float, default=5.0)
+    ap.add_argument("--burners", type=int, default=0, help="CPU-bound processes beside the stub (a busy server)")
     a = ap.parse_args()
     proc, url = start_stub(ttft_ms=a.ttft_ms, itl_ms=a.itl_ms, output_tokens=a.tokens)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.burners)]
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             tok = stub_tokenizer(tmp / "tok")
             reps = [one_repeat(k, url, a, tmp, tok) for k in range(a.repeats)]
     finally:
+        for b in burners:
+            stop(b)
         stop(proc)
     report(reps, a)
 
@@ -107,7 +115,7 @@ def _cell(reps: list[dict], which: str, stat: str) -> str:
 def report(reps: list[dict], a: argparse.Namespace) -> None:
     print(f"stub server (own process): TTFT {a.ttft_ms:g} ms, ITL {a.itl_ms:g} ms, {a.tokens} tokens; "
           f"{a.rate:g} req/s for {a.seconds:g} s ({int(a.rate * a.seconds)} requests) per client; {len(reps)} repeats, "
-          "order rotated; median [min,max] over repeats; ms unless noted")
+          f"order rotated; {a.burners} CPU burner(s) beside it; median [min,max] over repeats; ms unless noted")
     print("gap = client TTFT - server's truth TTFT; actual: from the actual send (vLLM's definition); "
           "sched: from the planned send time")
     print(f"{'client':<8}" + "".join(f"{s:>19}" for s in STATS))
