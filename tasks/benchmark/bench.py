@@ -71,6 +71,7 @@ def assemble_result(cfg: BenchmarkConfig, outputs: list[RequestOutput], duration
                                   percentiles=cfg.percentiles),
         input_lens=tuple(o.prompt_tokens for o in outputs), output_lens=tuple(o.output_tokens for o in outputs),
         ttfts=tuple(o.ttft for o in outputs), itls=tuple(tuple(o.itl) for o in outputs),
+        latencies=tuple(o.latency for o in outputs),
         errors=tuple(o.error for o in outputs), requests=tuple(request_record(o) for o in outputs),
         **(quality.result_fields() if quality is not None else {"quality": None}),
     )

@@ -264,6 +264,7 @@ class BenchmarkResult:
     base_quality_field_accuracy: float | None = None
     quality_base_model: str | None = None
     quality_items_file: str | None = None
+    latencies: tuple[float, ...] = ()  # E2EL per request in seconds (0 if failed), as vLLM's --save-detailed
 
     def flat(self) -> dict[str, Any]:
         """The scalar values by their JSON key (what the headline and the table read)."""
@@ -306,6 +307,8 @@ class BenchmarkResult:
                 kw[f.name] = tuple(RequestRecord(**r) for r in _need(d, "requests"))
             elif f.name in _QUALITY_CONTEXT or (f.name in QUALITY_METRICS and f.name != "quality"):
                 kw[f.name] = d.get(f.name)  # absent from results written before base vs tuned
+            elif f.name == "latencies":
+                kw[f.name] = tuple(d.get("latencies", ()))  # absent from results written before issue 14
             else:
                 value = _need(d, _key(f))
                 kw[f.name] = tuple(value) if isinstance(value, list) else value

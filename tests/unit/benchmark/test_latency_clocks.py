@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
+
 from tasks.benchmark.bench import request_record
 from tasks.benchmark.client import RequestInput
 from tasks.benchmark.metrics import calculate_metrics
@@ -87,3 +89,23 @@ def test_a_result_without_schedule_based_keys_reads_as_not_measured(stub_url: st
     back = BenchmarkMetrics.from_dict(d)
     assert back.sched_ttft is None and back.sched_e2el is None and back.ttft == m.ttft
     assert back.to_dict() == d
+
+
+def test_vllms_reading_of_our_file_gives_our_per_request_numbers(stub_url: str, tmp_path) -> None:
+    """Our result carries vLLM's --save-detailed arrays (ttfts, itls, latencies, output_lens,
+    errors) on the same clock as its keys, so a tool written for vLLM's files reads ours."""
+    import json
+
+    from configs.benchmark import BenchmarkConfig
+    from tasks.benchmark.bench import run_benchmark
+    from tasks.benchmark.vllm_result import vllm_samples
+
+    cfg = BenchmarkConfig(num_prompts=8, max_tokens=4, request_rate=100)
+    run_benchmark(cfg, stub_url, "stub-model", result_file=tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    samples, why = vllm_samples(data)
+    assert why is None and len(data["latencies"]) == 8
+    ok = [r for r in data["requests"] if r["success"]]
+    assert samples["ttft"] == pytest.approx([r["ttft_ms"] for r in ok], abs=1e-3)
+    assert samples["e2el"] == pytest.approx([r["e2el_ms"] for r in ok], abs=1e-3)
+    assert samples["tpot"] == pytest.approx([r["tpot_ms"] for r in ok], abs=1e-3)
