@@ -14,9 +14,10 @@ and the markdown report should carry it too.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -315,22 +316,35 @@ class BenchmarkResult:
         return cls(**kw)
 
 
-def write_result(result: BenchmarkResult, path: Path) -> Path:
+def write_json(data: dict[str, Any], path: Path) -> Path:
+    """An indented JSON file at `path` (folders made): results and sweeps are read by people too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     return path
+
+
+T = TypeVar("T")
+
+
+def read_typed(path: Path, what: str, from_dict: Callable[[dict[str, Any]], T]) -> T:
+    """A JSON object back as its typed value; a file that is not one is named, not a traceback."""
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise BenchmarkError(f"cannot read {what} {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BenchmarkError(f"{what} {path} is not a JSON object")
+    try:
+        return from_dict(data)
+    except (BenchmarkError, TypeError, ValueError) as exc:
+        raise BenchmarkError(f"{path}: {exc}") from exc
+
+
+def write_result(result: BenchmarkResult, path: Path) -> Path:
+    return write_json(result.to_dict(), path)
 
 
 def read_result(path: Path) -> BenchmarkResult:
     """A result JSON back as the typed value; a file that is not one is named, not a traceback."""
-    try:
-        data = orjson.loads(Path(path).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise BenchmarkError(f"cannot read benchmark result {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BenchmarkError(f"benchmark result {path} is not a JSON object")
-    try:
-        return BenchmarkResult.from_dict(data)
-    except (BenchmarkError, TypeError, ValueError) as exc:
-        raise BenchmarkError(f"{path}: {exc}") from exc
+    return read_typed(path, "benchmark result", BenchmarkResult.from_dict)

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from configs.errors import BenchmarkError
+from tasks.benchmark.results import read_typed, write_json
 
 # How to read `max_rate_meeting_slo`:
 BRACKETED = "bracketed"      # it met the SLO and the first failing rate tried above it did not
@@ -156,21 +155,9 @@ def _ms(value: float | None) -> str:
 
 
 def write_sweep(result: SweepResult, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    return path
+    return write_json(result.to_dict(), path)
 
 
 def read_sweep(path: Path) -> SweepResult:
     """A sweep JSON back as the typed value; a file that is not one is named, not a traceback."""
-    try:
-        data = orjson.loads(Path(path).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise BenchmarkError(f"cannot read sweep result {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BenchmarkError(f"sweep result {path} is not a JSON object")
-    try:
-        return SweepResult.from_dict(data)
-    except (BenchmarkError, TypeError, ValueError) as exc:
-        raise BenchmarkError(f"{path}: {exc}") from exc
+    return read_typed(path, "sweep result", SweepResult.from_dict)
