@@ -9,7 +9,9 @@
     ├── ServingError        vLLM start-up, health, adapter loading, gateway upstream
     ├── BenchmarkError      benchmark run below its success threshold, bad load shape
     ├── PromotionError      a head-to-head comparison that cannot be made (different bases, no items)
-    └── RetentionError      archive / upload / verification failures; nothing was deleted
+    ├── RetentionError      archive / upload / verification failures; nothing was deleted
+    └── StackError          the one-machine production stack (scripts/stack.sh): a service that
+                            would not start, a port taken, Postgres missing
 """
 
 from __future__ import annotations
@@ -49,5 +51,9 @@ class RetentionError(PipelineError):
     pass
 
 
+class StackError(PipelineError):
+    pass
+
+
 __all__ = ["BenchmarkError", "ConfigError", "DataError", "LogFormatError", "PipelineError", "PromotionError", "RegistryError",
-           "RetentionError", "ServingError", "TrainingError"]
+           "RetentionError", "ServingError", "StackError", "TrainingError"]

@@ -1,28 +1,37 @@
 #!/bin/sh
-# Registers this project's Prefect deployments on the compose stack's server, with the stack's
-# endpoints as their parameters. The `prefect-deploy` one-shot service of docker-compose.yml
-# runs it from /opt/mlops (the image's checkout), so the worker runs the flows from there too.
+# Registers this project's Prefect deployments on the stack's server, with the stack's
+# endpoints as their parameters. Run by the `prefect-deploy` one-shot service of
+# docker-compose.yml (from /opt/mlops, the image's checkout) and by `scripts/stack.sh up`
+# (from this checkout); the workers run the flows from that folder.
 #
 # Needs: PREFECT_API_URL; MLOPS_PIPELINE_CONFIG, MLOPS_MODEL_REF, MLFLOW_BUCKET,
-# MLOPS_BACKUP_BUCKET (plain names, no secrets: credentials stay in the worker's environment).
+# MLOPS_BACKUP_BUCKET (plain names, no secrets: credentials stay in the workers' environment).
+# Where the stack's parts are (compose's host names by default; stack.sh sets its own):
+#   MLOPS_STACK_MLFLOW_URI  the MLflow server               (http://mlflow:5000)
+#   MLOPS_STACK_SERVING     serving.* overrides, space-separated
+#                           (vLLM attached: serving.mode=attached serving.base_url=http://vllm:8000)
+#   MLOPS_PREFECT_CLI       the prefect command (prefect); tests record the calls with it
 set -eu
 cd "$(dirname "$0")/.."
+PREFECT="${MLOPS_PREFECT_CLI:-prefect}"
 FILE=deployments/prefect.yaml
+MLFLOW_URI="${MLOPS_STACK_MLFLOW_URI:-http://mlflow:5000}"
+SERVING="${MLOPS_STACK_SERVING:-serving.mode=attached serving.base_url=http://vllm:8000}"
 
-prefect work-pool create mlops-local --type process --overwrite
+$PREFECT work-pool create mlops-local --type process --overwrite
 # Every deployment with prefect.yaml's defaults (schedules included) ...
-prefect --no-prompt deploy --all --prefect-file "$FILE"
+$PREFECT --no-prompt deploy --all --prefect-file "$FILE"
 
 # ... then the ones whose defaults point at local services get the stack's instead:
-# MLflow server + MinIO artifacts, vLLM attached (the `vllm` service), backups to MinIO.
-OVERRIDES="[\"mlflow.tracking_uri=http://mlflow:5000\", \"mlflow.artifact_location=s3://${MLFLOW_BUCKET}/artifacts\", \"serving.mode=attached\", \"serving.base_url=http://vllm:8000\"]"
-prefect --no-prompt deploy --prefect-file "$FILE" --name nightly \
+# the MLflow server with S3 artifacts, the stack's vLLM, backups to the stack's S3.
+# shellcheck disable=SC2086  # SERVING is a list of words
+set -- "mlflow.tracking_uri=${MLFLOW_URI}" "mlflow.artifact_location=s3://${MLFLOW_BUCKET}/artifacts" $SERVING
+OVERRIDES=$(python -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
+$PREFECT --no-prompt deploy --prefect-file "$FILE" --name nightly \
   --params "{\"config_path\": \"${MLOPS_PIPELINE_CONFIG}\", \"overrides\": ${OVERRIDES}}"
 # The on-demand form starts at the stack config's benchmark values (flows/form_defaults.py).
-REQUEST=$(python -m flows.form_defaults "${MLOPS_PIPELINE_CONFIG}" "mlflow.tracking_uri=http://mlflow:5000" \
-  "mlflow.artifact_location=s3://${MLFLOW_BUCKET}/artifacts" "serving.mode=attached" "serving.base_url=http://vllm:8000" \
-  --model-ref "${MLOPS_MODEL_REF}")
-prefect --no-prompt deploy --prefect-file "$FILE" --name on-demand --params "${REQUEST}"
-prefect --no-prompt deploy --prefect-file "$FILE" --name daily \
+REQUEST=$(python -m flows.form_defaults "${MLOPS_PIPELINE_CONFIG}" "$@" --model-ref "${MLOPS_MODEL_REF}")
+$PREFECT --no-prompt deploy --prefect-file "$FILE" --name on-demand --params "${REQUEST}"
+$PREFECT --no-prompt deploy --prefect-file "$FILE" --name daily \
   --params "{\"retention\": {\"retention_days\": 7, \"destination\": \"s3://${MLOPS_BACKUP_BUCKET}/logs\", \"s3_addressing_style\": \"path\"}}"
 echo "registered: training-pipeline/nightly, benchmark/on-demand, gpu-sampling/every-15-minutes, log-retention/daily"

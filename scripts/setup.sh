@@ -13,14 +13,16 @@ cd "$root"
 
 want_vllm=0
 want_browser=0
+want_stack=0
 dry_run=0
 for arg in "$@"; do
   case "$arg" in
     --vllm) want_vllm=1 ;;
     --browser) want_browser=1 ;;
+    --stack) want_stack=1 ;;
     --dry-run) dry_run=1 ;;
-    -h|--help) echo "usage: scripts/setup.sh [--vllm] [--browser] [--dry-run]  (MLOPS_ACCELERATOR=cpu|cuda overrides detection)"; exit 0 ;;
-    *) echo "setup.sh: unknown argument '$arg' (expected --vllm, --browser or --dry-run)" >&2; exit 2 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--vllm] [--browser] [--stack] [--dry-run]  (MLOPS_ACCELERATOR=cpu|cuda overrides detection)"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --vllm, --browser, --stack or --dry-run)" >&2; exit 2 ;;
   esac
 done
 
@@ -106,6 +108,17 @@ if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "setup.sh: the UI tests need Chromium: install it (e.g. 'sudo apt-get install chromium') and re-run" >&2
+    exit 1
+  fi
+fi
+
+if [ "$want_stack" = 1 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
+  # scripts/stack.sh runs a private PostgreSQL cluster from Debian's packages (no Docker).
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing postgresql (apt; ~1 min)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup.sh: the stack needs PostgreSQL's server: install it (e.g. 'sudo apt-get install postgresql') and re-run" >&2
     exit 1
   fi
 fi

@@ -19,6 +19,7 @@ from flows.cli import bench as _bench
 from flows.cli import gateway as _gateway
 from flows.cli import pipeline as _pipeline
 from flows.cli import promote as _promote
+from flows.cli import stack as _stack
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fine-tune, register, serve and benchmark LLMs; query the logs it all writes.")
@@ -31,6 +32,7 @@ app.command("gateway")(_gateway.gateway)
 app.add_typer(_bench.app, name="bench")
 app.command("pipeline")(_pipeline.pipeline)
 app.command("promote")(_promote.promote)
+app.add_typer(_stack.app, name="stack")
 
 
 # Prefect, MLflow and vLLM phone home unless told not to; nothing we start should.

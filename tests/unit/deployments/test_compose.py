@@ -7,6 +7,7 @@ Each failure names the service and what to change."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -312,27 +313,31 @@ def test_worker_image_runs_the_pool_prefect_yaml_names(services):
         assert var in env, f"prefect-worker: set {var} in its environment"
 
 
-def test_stack_parameters_are_valid_for_the_flows(main, services):
+def _registered_params(env: dict[str, str], tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Run register-stack.sh with a recording `prefect` (MLOPS_PREFECT_CLI): each deployment's --params."""
+    calls = tmp_path / "calls.jsonl"
+    recorder = tmp_path / "prefect"
+    recorder.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    recorder.chmod(0o755)
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    proc = subprocess.run(["sh", str(REGISTER)], env={**os.environ, **env, "MLOPS_PREFECT_CLI": str(recorder),
+                                                      "PATH": path}, cwd=REPO, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    params: dict[str, dict[str, Any]] = {}
+    for argv in map(json.loads, calls.read_text().splitlines()):
+        if "--params" in argv:
+            params[argv[argv.index("--name") + 1]] = json.loads(argv[argv.index("--params") + 1])
+    return params
+
+
+def test_stack_parameters_are_valid_for_the_flows(main, services, tmp_path):
     """The --params register-stack.sh gives each deployment validate against our config models."""
     names = {d["name"] for d in _load(DEPLOY / "prefect.yaml")["deployments"]}
     env = {**_defaults(main), **{k: v for k, v in _env(services["prefect-deploy"][0]).items() if not _VAR.search(v)}}
-    script = REGISTER.read_text().replace("\\\n", " ")
-    overrides = json.loads(_VAR.sub(lambda m: env[m.group(1)], re.search(r'OVERRIDES="(.*)"', script).group(1))
-                           .replace('\\"', '"'))
-    params: dict[str, dict[str, Any]] = {}
-    for m in re.finditer(r'--name (\S+)\s+--params "(.*)"', script):
-        if m.group(2) == "${REQUEST}":
-            continue
-        assert m.group(1) in names, f"register-stack.sh deploys {m.group(1)!r}, not a name in deployments/prefect.yaml"
-        raw = m.group(2).replace("${OVERRIDES}", json.dumps(overrides).replace('"', '\\"'))
-        params[m.group(1)] = json.loads(_VAR.sub(lambda v: env[v.group(1)], raw).replace('\\"', '"'))
-    # on-demand: the request the form starts at, computed by the script's own command line
-    request_cmd = re.search(r'REQUEST=\$\(python (-m flows\.form_defaults .*?)\)\n', script, re.S)
-    assert request_cmd and '--name on-demand --params "${REQUEST}"' in script, "register-stack.sh: on-demand's request"
-    args = shlex.split(_VAR.sub(lambda v: env[v.group(1)], request_cmd.group(1)))
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    params["on-demand"] = json.loads(proc.stdout)
+    params = _registered_params(env, tmp_path)
+    assert set(params) <= names, f"register-stack.sh deploys {sorted(set(params) - names)}, not in prefect.yaml"
     assert set(params) == {"nightly", "on-demand", "daily"}, f"register-stack.sh should parametrise {sorted(params)}"
     nightly = params["nightly"]
     cfg = load_config(REPO / nightly["config_path"], nightly["overrides"])
