@@ -22,14 +22,16 @@ $PREFECT work-pool create mlops-local --type process --overwrite
 # Every deployment with prefect.yaml's defaults (schedules included) ...
 $PREFECT --no-prompt deploy --all --prefect-file "$FILE"
 
-# ... then the ones whose defaults point at local services get the stack's instead:
-# the MLflow server with S3 artifacts, the stack's vLLM, backups to the stack's S3.
+# ... then the ones whose defaults point at local services get the stack's instead: the MLflow
+# server with S3 artifacts, the stack's vLLM, backups to the stack's S3. The flows apply
+# `site_overrides` before a run's own `overrides`, so `--param overrides=...` keeps them.
 # shellcheck disable=SC2086  # SERVING is a list of words
 set -- "mlflow.tracking_uri=${MLFLOW_URI}" "mlflow.artifact_location=s3://${MLFLOW_BUCKET}/artifacts" $SERVING
 OVERRIDES=$(python -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
 $PREFECT --no-prompt deploy --prefect-file "$FILE" --name nightly \
-  --params "{\"config_path\": \"${MLOPS_PIPELINE_CONFIG}\", \"overrides\": ${OVERRIDES}}"
-# The on-demand form starts at the stack config's benchmark values (flows/form_defaults.py).
+  --params "{\"config_path\": \"${MLOPS_PIPELINE_CONFIG}\", \"site_overrides\": ${OVERRIDES}}"
+# The on-demand form starts at the stack config's benchmark values (flows/form_defaults.py);
+# its parameters are {"request": ..., "site_overrides": [...]}.
 REQUEST=$(python -m flows.form_defaults "${MLOPS_PIPELINE_CONFIG}" "$@" --model-ref "${MLOPS_MODEL_REF}")
 $PREFECT --no-prompt deploy --prefect-file "$FILE" --name on-demand --params "${REQUEST}"
 $PREFECT --no-prompt deploy --prefect-file "$FILE" --name daily \

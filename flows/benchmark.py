@@ -23,13 +23,16 @@ _NOBODY = {"version": None, "ref": None, "reason": "no head-to-head comparison a
 
 
 @flow(name="benchmark", log_prints=True)
-def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str | None = None) -> dict[str, Any]:
+def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str | None = None,
+                   site_overrides: list[str] | None = None) -> dict[str, Any]:
+    """`site_overrides`: where this deployment's services are (a stack's MLflow server, its vLLM
+    port), applied before the request's own `overrides`, so a request given whole keeps them."""
     from logging_lib import resolve_log_dir
     from tasks.benchmark.plan import benchmark_config, capacity_config, result_dir
 
     log = get_run_logger()
     logs = str(resolve_log_dir(log_dir))
-    cfg = load_config_task(request.config_path, list(request.overrides))
+    cfg = load_config_task(request.config_path, [*(site_overrides or []), *request.overrides])
     capacity = capacity_config(cfg, request)
     uri = str(cfg.mlflow.tracking_uri)
     name = version = None

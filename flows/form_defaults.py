@@ -20,13 +20,13 @@ DEFAULT_CONFIG = "configs/local.yaml"
 
 
 def benchmark_request_defaults(config_path: str = DEFAULT_CONFIG, overrides: list[str] | None = None,
-                               **fields: Any) -> dict[str, Any]:
+                               site_overrides: list[str] | None = None, **fields: Any) -> dict[str, Any]:
     """A whole `BenchmarkRequest` as JSON: `fields` as given, each benchmark override at the
-    config's value (after `overrides`), the rest at the request's defaults."""
+    config's value (after `site_overrides`, then `overrides`), the rest at the request's defaults."""
     from configs.benchmark_request import OVERRIDES, BenchmarkRequest
     from tasks.pipeline.tasks import load_config_task
 
-    cfg = load_config_task.fn(config_path, list(overrides or []))
+    cfg = load_config_task.fn(config_path, [*(site_overrides or []), *(overrides or [])])
     values = {name: getattr(cfg.benchmark, name) for name in OVERRIDES}
     prefill = {k: v for k, v in values.items() if v is not None and not (isinstance(v, float) and math.isinf(v))}
     request = BenchmarkRequest(config_path=config_path, overrides=list(overrides or []), **{**prefill, **fields})
@@ -39,14 +39,17 @@ def form_defaults(config_path: str = DEFAULT_CONFIG, overrides: list[str] | None
 
 
 def main(argv: list[str]) -> None:
-    """`python -m flows.form_defaults CONFIG [OVERRIDE ...] [--model-ref REF]`: the request as JSON."""
+    """`python -m flows.form_defaults CONFIG [SITE_OVERRIDE ...] [--model-ref REF]`: the
+    deployment's parameters as JSON, `{"request": ..., "site_overrides": [...]}` (a stack's URLs
+    stay out of the request, so a request given whole on the command line keeps them)."""
     model_ref = None
     if "--model-ref" in argv:
         i = argv.index("--model-ref")
         model_ref, argv = argv[i + 1], argv[:i] + argv[i + 2:]
-    config_path, *overrides = argv or [DEFAULT_CONFIG]
+    config_path, *site = argv or [DEFAULT_CONFIG]
     extra = {"model_ref": model_ref} if model_ref else {}
-    print(json.dumps({"request": benchmark_request_defaults(config_path, overrides, **extra)}))
+    print(json.dumps({"request": benchmark_request_defaults(config_path, site_overrides=site, **extra),
+                      "site_overrides": site}))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from tasks.training.tasks import build_base_model_task, prepare_data_task, regis
 
 @flow(name="training-pipeline", log_prints=True)
 def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[str] | None = None,
-                      log_dir: str | None = None, deploy_and_benchmark: bool = True) -> dict[str, Any]:
+                      log_dir: str | None = None, deploy_and_benchmark: bool = True,
+                      site_overrides: list[str] | None = None) -> dict[str, Any]:
     """Fine-tune, register, serve, benchmark and decide on promotion.
 
     Args:
@@ -32,12 +33,14 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
         overrides: `section.field=value` items, as `mlops train --set` takes them.
         log_dir: typed-log folder (default: the config's paths.log_dir, else $MLOPS_LOG_DIR, else ./logs).
         deploy_and_benchmark: false stops after registration.
+        site_overrides: where this deployment's services are (a stack's MLflow server, its vLLM
+            port), applied before `overrides`, so a run's `--param overrides=...` keeps them.
     """
     from logging_lib import resolve_log_dir
     from tasks.benchmark.plan import benchmark_config, result_dir
 
     log = get_run_logger()
-    cfg = load_config_task(config_path, list(overrides or []), flow_run.get_name())
+    cfg = load_config_task(config_path, [*(site_overrides or []), *(overrides or [])], flow_run.get_name())
     logs = str(resolve_log_dir(log_dir or cfg.paths.log_dir))
     uri = str(cfg.mlflow.tracking_uri)
     data = prepare_data_task(cfg)

@@ -340,11 +340,12 @@ def test_stack_parameters_are_valid_for_the_flows(main, services, tmp_path):
     assert set(params) <= names, f"register-stack.sh deploys {sorted(set(params) - names)}, not in prefect.yaml"
     assert set(params) == {"nightly", "on-demand", "daily"}, f"register-stack.sh should parametrise {sorted(params)}"
     nightly = params["nightly"]
-    cfg = load_config(REPO / nightly["config_path"], nightly["overrides"])
+    cfg = load_config(REPO / nightly["config_path"], nightly["site_overrides"])
     assert cfg.serving.mode == "attached" and cfg.serving.base_url == "http://vllm:8000"
     assert cfg.mlflow.tracking_uri == "http://mlflow:5000"
     request = BenchmarkRequest.model_validate(params["on-demand"]["request"])
-    stack_cfg = load_config(REPO / request.config_path, request.overrides)
+    assert request.overrides == [], "the stack's URLs go in site_overrides, so a request given whole keeps them"
+    stack_cfg = load_config(REPO / request.config_path, params["on-demand"]["site_overrides"])
     assert stack_cfg.mlflow.tracking_uri == "http://mlflow:5000" and request.model_ref == env["MLOPS_MODEL_REF"]
     assert request.num_prompts == stack_cfg.benchmark.num_prompts      # the form starts at the config's values
     assert RetentionConfig.model_validate(params["daily"]["retention"]).destination.startswith("s3://")
