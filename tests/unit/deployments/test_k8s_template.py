@@ -188,6 +188,20 @@ def test_a_misspelt_kubernetes_field_fails_the_job_schema(template) -> None:
         validate_job(render(broken, SAMPLE), K8S_VERSIONS[-1])
 
 
+def test_storage_manifests_are_valid_and_are_what_the_template_mounts(template) -> None:
+    docs = list(yaml.safe_load_all((K8S / "storage.yaml").read_text()))
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)
+    props = template["variables"]["properties"]
+    namespace = props["namespace"]["default"]
+    claims = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"} == {namespace}
+    for var in ("logs_pvc_name", "data_pvc_name"):
+        claim = claims[props[var]["default"]]
+        assert claim["metadata"]["namespace"] == namespace
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"], f"{var}: pods on several nodes share it"
+
+
 # --- the prefect-worker Helm chart's values ---------------------------------------------------
 _STR = {"type": "string", "minLength": 1}
 _RESOURCES = {"type": "object", "additionalProperties": False,
