@@ -26,7 +26,8 @@ def _template() -> dict[str, Any]:
     return json.loads(TEMPLATE.read_text())
 
 
-async def _pool_and_deployment(pool: str, job_variables: dict[str, Any]) -> tuple[Any, Any]:
+async def _pool_and_deployment(pool: str, job_variables: dict[str, Any]) -> Any:
+    """A kubernetes pool with our template and one deployment on it; the deployment's id."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
 
@@ -36,7 +37,7 @@ async def _pool_and_deployment(pool: str, job_variables: dict[str, Any]) -> tupl
         dep_id = await client.create_deployment(flow_id=flow_id, name=f"nightly-{pool}", work_pool_name=pool,
                                                 entrypoint="flows/pipeline.py:training_pipeline",
                                                 job_variables=job_variables)
-        return client, dep_id
+        return dep_id
 
 
 def _run(coro: Any) -> Any:
@@ -50,7 +51,7 @@ def test_server_stores_the_pool_and_validates_job_variables(prefect_harness) -> 
     pool = f"mlops-k8s-{uuid.uuid4().hex[:6]}"
 
     async def scenario() -> dict[str, Any]:
-        _client, dep_id = await _pool_and_deployment(pool, {"image": IMAGE, "gpu_count": 2})
+        dep_id = await _pool_and_deployment(pool, {"image": IMAGE, "gpu_count": 2})
         async with get_client() as client:
             stored = (await client.read_work_pool(pool)).base_job_template
             run = await client.create_flow_run_from_deployment(dep_id, job_variables={"gpu_count": 0})
@@ -74,7 +75,7 @@ def test_a_flow_run_without_an_image_is_refused_naming_it(prefect_harness) -> No
     pool = f"mlops-k8s-{uuid.uuid4().hex[:6]}"
 
     async def scenario() -> str:
-        _client, dep_id = await _pool_and_deployment(pool, {"gpu_count": 1})    # deployments may leave it out
+        dep_id = await _pool_and_deployment(pool, {"gpu_count": 1})    # deployments may leave it out
         async with get_client() as client:
             with pytest.raises(PrefectHTTPStatusError) as refused:
                 await client.create_flow_run_from_deployment(dep_id)
@@ -86,6 +87,7 @@ def test_a_flow_run_without_an_image_is_refused_naming_it(prefect_harness) -> No
 def test_a_template_with_an_undeclared_placeholder_is_refused(prefect_harness) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import PrefectHTTPStatusError
 
     broken = _template()
     broken["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["priorityClassName"] = "{{ priority }}"
@@ -95,8 +97,9 @@ def test_a_template_with_an_undeclared_placeholder_is_refused(prefect_harness) -
             await client.create_work_pool(WorkPoolCreate(name="mlops-k8s-broken", type="kubernetes",
                                                          base_job_template=broken))
 
-    with pytest.raises(Exception, match="undeclared variable.*priority"):
+    with pytest.raises(PrefectHTTPStatusError, match="422") as refused:
         _run(scenario())
+    assert "undeclared variable(s): priority" in refused.value.response.text
 
 
 def test_the_kubernetes_worker_renders_a_valid_job(prefect_harness) -> None:

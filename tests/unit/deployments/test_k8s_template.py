@@ -21,6 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from prefect.server.schemas.actions import WorkPoolCreate
+from prefect.utilities.schema_tools import ValidationError as PrefectValidationError
 from prefect.utilities.schema_tools import validate as prefect_validate
 from prefect.utilities.templating import PlaceholderType, apply_values, find_placeholders
 
@@ -113,7 +114,7 @@ def test_prefect_server_accepts_the_template_and_defaults(template) -> None:
 
 def test_a_deployment_without_an_image_is_refused_naming_it(template) -> None:
     variables = template["variables"]
-    with pytest.raises(Exception, match="'image' is a required property"):
+    with pytest.raises(PrefectValidationError, match="'image' is a required property"):
         prefect_validate(_defaults(variables), variables, raise_on_error=True, preprocess=False)
 
 
