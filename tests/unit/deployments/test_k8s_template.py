@@ -157,6 +157,25 @@ def test_credentials_come_from_the_cluster_secret_and_paths_from_volumes(templat
     assert env["TMPDIR"] in prepare and env["HF_HOME"] in prepare, "prepare-dirs must create TMPDIR and HF_HOME"
 
 
+def test_no_k8s_file_holds_a_credential() -> None:
+    for path in sorted(K8S.iterdir()):
+        text = path.read_text()
+        assert redact_text(text) == text, f"{path.name}: something shaped like a credential; use the cluster Secret"
+        data = list(yaml.safe_load_all(text))     # JSON is YAML too
+        keys = {k for doc in data for k in _keys(doc)}
+        assert not [k for k in keys if is_secret_key(k)], f"{path.name}: a secret-named key"
+
+
+def _keys(node: Any):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield str(k)
+            yield from _keys(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _keys(v)
+
+
 def _break(template: dict[str, Any], how: str) -> dict[str, Any]:
     broken = copy.deepcopy(template)
     pod = broken["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]
