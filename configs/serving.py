@@ -58,6 +58,12 @@ class ServingConfig(BaseModel):
                                             "settings). Put HF_HUB_OFFLINE: '1' here to forbid hub downloads")
     hub_offline: bool | None = Field(None, description="HF_HUB_OFFLINE for vLLM: None = offline for a local-folder "
                                                        "base, online (vLLM downloads it) for a hub id")
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs each layer is sharded across (vLLM --tensor-parallel-size, passed only when > 1); "
+                             "must divide the model's attention heads. Managed mode only: an attached server has its own")
+    pipeline_parallel_size: int = Field(
+        1, ge=1, description="stages the layers are split into (--pipeline-parallel-size, only when > 1); "
+                             "GPUs per vLLM replica = tensor_parallel_size x pipeline_parallel_size")
     extra_args: list[str] = Field(default_factory=list, description="more vLLM flags, appended last")
     log_tail_lines: int = Field(40, gt=0, description="lines of vLLM's log quoted in start-up errors")
 
@@ -73,6 +79,24 @@ class ServingConfig(BaseModel):
         if self.mode == "attached" and not self.base_url:
             raise ValueError("serving.mode 'attached' needs serving.base_url (the running vLLM server)")
         return self
+
+    @model_validator(mode="after")
+    def _parallelism_set_once(self) -> ServingConfig:
+        """A flag in extra_args beside its field would reach vLLM twice, and the last one silently wins."""
+        for flag, name in (("--tensor-parallel-size", "tensor_parallel_size"),
+                           ("--pipeline-parallel-size", "pipeline_parallel_size")):
+            if any(arg == flag or arg.startswith(flag + "=") for arg in self.extra_args):
+                raise ValueError(f"serving.extra_args sets {flag}: set serving.{name} instead")
+        return self
+
+    def parallel_args(self) -> list[str]:
+        """vLLM's parallelism flags; none at 1, so a single-GPU or CPU command stays as it was."""
+        args: list[str] = []
+        if self.tensor_parallel_size > 1:
+            args += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
+        if self.pipeline_parallel_size > 1:
+            args += ["--pipeline-parallel-size", str(self.pipeline_parallel_size)]
+        return args
 
 
 class GatewayConfig(BaseModel):

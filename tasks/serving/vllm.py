@@ -57,6 +57,7 @@ def build_command(target: ServeTarget, cfg: ServingConfig, port: int) -> list[st
            "--dtype", cfg.dtype or "auto", "--served-model-name", target.base_name]
     if cfg.max_model_len is not None:  # None: the checkpoint's own limit
         cmd += ["--max-model-len", str(cfg.max_model_len)]
+    cmd += cfg.parallel_args()
     modules = target.lora_modules
     if modules:
         rank = max_lora_rank_arg(max(m.rank for m in modules), cfg.max_lora_rank_limit)

@@ -200,6 +200,17 @@ def test_ports_match_the_config_defaults(services):
     assert "--enable-lora" in " ".join(_command(services["vllm"][0])), "vllm: add --enable-lora (adapters are served)"
 
 
+def test_vllm_takes_its_tensor_parallel_size_from_the_env_file(main, services):
+    """One GPU unless VLLM_TENSOR_PARALLEL_SIZE says more; the variable is documented in .env.example."""
+    vllm = services["vllm"][0]
+    flag = re.search(r'--tensor-parallel-size[= ]"?\$\$?\{?([A-Z_]+)', " ".join(_command(vllm)))
+    assert flag, 'vllm: pass --tensor-parallel-size "$$VLLM_TENSOR_PARALLEL_SIZE" to vllm serve'
+    assert _env(vllm).get(flag.group(1)) == "${VLLM_TENSOR_PARALLEL_SIZE:-1}", \
+        f"vllm: set {flag.group(1)}: ${{VLLM_TENSOR_PARALLEL_SIZE:-1}} in its environment"
+    assert _defaults(main)["VLLM_TENSOR_PARALLEL_SIZE"] == str(ServingConfig().tensor_parallel_size)
+    assert "VLLM_TENSOR_PARALLEL_SIZE=" in ENV_EXAMPLE.read_text(), "deployments/.env.example: list VLLM_TENSOR_PARALLEL_SIZE"
+
+
 def test_prometheus_targets_are_compose_services(services):
     svc, base = services["prometheus"]
     host_cfg = next(v.split(":")[0] for v in svc["volumes"] if v.endswith("/etc/prometheus/prometheus.yml:ro"))
