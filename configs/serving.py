@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from configs.urls import check_base_url
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Ranks vLLM accepts for --max-lora-rank (it rejects other values).
@@ -41,6 +43,10 @@ class ServingConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535, description="0 picks a free port")
     base_url: str | None = Field(None, description="attached mode: the running vLLM server, e.g. http://host:8000")
+    gateway_url: str | None = Field(None, description="the gateway in front of this vLLM (e.g. http://127.0.0.1:8080): "
+                                                      "benchmark traffic goes here, so the api and inference logs are "
+                                                      "written server-side; vLLM is still deployed/loaded at its own "
+                                                      "URL. Key: MLOPS_GATEWAY_API_KEY")
     served_model_name: str | None = Field(None, description="name clients use; default: the registered model name")
     serve_merged: bool = Field(False, description="serve the merged model folder instead of base + adapter")
     dtype: str | None = Field(None, description="vLLM --dtype; None: the trained model's model.dtype in a pipeline "
@@ -73,6 +79,11 @@ class ServingConfig(BaseModel):
         if not value or not value[0]:
             raise ValueError("serving.command must name a program, e.g. ['vllm', 'serve']")
         return value
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _gateway_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value, "serving.gateway_url")
 
     @model_validator(mode="after")
     def _attached_needs_url(self) -> ServingConfig:
@@ -125,16 +136,24 @@ class GatewayConfig(BaseModel):
 
 
 class GatewaySettings(BaseSettings):
-    """Secrets for the gateway, from the environment only.
+    """Secrets for the gateway and its clients, from the environment only (never logged).
 
     MLOPS_GATEWAY_API_KEYS: comma-separated keys; when set, /v1/* needs `Authorization: Bearer KEY`.
+    MLOPS_GATEWAY_API_KEY: the key the pipeline's benchmark sends to serving.gateway_url; unset,
+    the first of MLOPS_GATEWAY_API_KEYS (one environment file can serve the gateway and its worker).
     """
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_GATEWAY_", extra="ignore", frozen=True)
 
     api_keys: SecretStr | None = None
+    api_key: SecretStr | None = None
 
     def key_list(self) -> tuple[str, ...]:
         if self.api_keys is None:
             return ()
         return tuple(k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip())
+
+    def client_key(self) -> str | None:
+        """The Bearer key a client of the gateway sends; None when neither variable is set."""
+        own = self.api_key.get_secret_value().strip() if self.api_key is not None else ""
+        return own or next(iter(self.key_list()), None)

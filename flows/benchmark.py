@@ -57,7 +57,8 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
     try:
         bench_cfg = benchmark_config(cfg, eval_path, request, measure_quality=request.measure_quality and bool(eval_path))
         bench, h2h, decision = measure_and_decide(cfg.promotion, bench_cfg, deployment, result_dir(cfg, label), logs,
-                                                  champion=champion, gate=gate, capacity=capacity)
+                                                  champion=champion, gate=gate, capacity=capacity,
+                                                  gateway_url=_gateway(request, cfg.serving.gateway_url))
     finally:
         if deployment.get("pid"):
             stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
@@ -67,6 +68,14 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
                                  version, label, h2h)
     log.info("benchmark done: %s", {k: bench[k] for k in HEADLINE_METRICS})
     return {"benchmark": bench, "report": report, "decision": decision, "head_to_head": h2h}
+
+
+def _gateway(request: Any, gateway_url: str | None) -> str | None:
+    """serving.gateway_url for a deployed version; an `endpoint` is benchmarked as given, through
+    the gateway's check and key only when it is that gateway."""
+    if request.endpoint and request.endpoint.rstrip("/") != gateway_url:
+        return None
+    return gateway_url
 
 
 def _opponent(request: Any, uri: str, name: str, version: str, promotion: Any) -> dict[str, Any]:

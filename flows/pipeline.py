@@ -63,7 +63,8 @@ def training_pipeline(config_path: str = "configs/local.yaml", overrides: list[s
     try:
         out = result_dir(cfg, f"{name}-v{version}")
         bench, h2h, decision = measure_and_decide(cfg.promotion, benchmark_config(cfg, data["eval_path"]), deployment,
-                                                  out, logs, champion=champion, gate=gate, capacity=cfg.capacity)
+                                                  out, logs, champion=champion, gate=gate, capacity=cfg.capacity,
+                                                  gateway_url=cfg.serving.gateway_url)
     finally:
         stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
     record_benchmark_task(uri, name, version, bench, decision)

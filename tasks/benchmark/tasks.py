@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
     from tasks.benchmark.quality import ITEMS_FILE, evaluate_quality
     from tasks.benchmark.report import plot_latencies
 
+    run_id = uuid.uuid4().hex  # one per attempt: a retry's requests never reuse a first attempt's ids
     quality = None
     if cfg.eval_path is not None:
-        quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=base_model,
+        quality = evaluate_quality(cfg.eval_path, base_url, model, base_model=base_model, run_id=run_id,
                                    items_file=Path(result_file).with_name(ITEMS_FILE),
                                    max_examples=cfg.eval_max_examples, endpoint=cfg.endpoint,
                                    others={"champion": champion_model} if champion_model else None,
@@ -34,7 +36,7 @@ def benchmark_task(cfg: BenchmarkConfig, base_url: str, model: str, result_file:
                                    concurrency=cfg.max_concurrency or cfg.eval_max_examples)  # the server batches them
     with InferenceLogger("benchmark", log_dir) as logger:
         result = run_benchmark(cfg, base_url, model, logger=logger, api_key=api_key, quality=quality,
-                               result_file=Path(result_file))
+                               result_file=Path(result_file), run_id=run_id)
     plot = plot_latencies(result, Path(result_file).with_suffix(".png"))
     return {**result.headline(), "result_file": result_file, "plot_file": str(plot)}
 

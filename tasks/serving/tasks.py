@@ -28,3 +28,13 @@ def stop_model_task(pid: int | None, stop_timeout_s: float = 20.0) -> bool:
     from tasks.serving import stop_process_tree
 
     return stop_process_tree(pid, stop_timeout_s) if pid else False
+
+
+@task(name="check-gateway", retries=1, retry_delay_seconds=[3])  # read-only: a retry outlasts a gateway restarting
+def check_gateway_task(gateway_url: str, names: list[str], vllm_url: str | None = None,
+                       api_key: str | None = None) -> str:
+    """Fail unless the gateway is up, accepts `api_key` and lists every served name; returns its URL."""
+    from tasks.serving.gateway_route import check_gateway
+
+    check_gateway(gateway_url, names, vllm_url=vllm_url, api_key=api_key)
+    return gateway_url

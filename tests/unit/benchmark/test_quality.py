@@ -18,6 +18,7 @@ from tasks.benchmark.results import HEADLINE_METRICS, read_result
 from tasks.training.data import prepare_data
 from tasks.training.eval_metrics import item_id, load_eval_examples
 from testkit.stub_vllm import StubServer
+from testkit.truth import fetch_truth
 
 # the tuned name echoes the record it was given (right when the reference is that record); the
 # base chats around it (never valid JSON), as an untuned small model does
@@ -60,7 +61,7 @@ def test_base_and_tuned_answer_the_same_items_and_every_item_is_kept(eval_path: 
                                                                      tmp_path: Path) -> None:
     items_file = tmp_path / "out" / ITEMS_FILE
     q = evaluate_quality(eval_path, stub.base_url, "orders-lora", base_model="orders-base", items_file=items_file,
-                         max_tokens=200)
+                         max_tokens=200, run_id="0a1b2c3d4e5f")
     assert stub.stats.by_model == {"orders-lora": 4, "orders-base": 4}
     assert q.examples == 4 and q.base_model_id == "orders-base" and q.items_file == str(items_file)
     assert q.tuned == pytest.approx({"exact_match": 3 / 4, "json_valid": 1.0, "field_accuracy": (3 + 2 / 3) / 4})
@@ -73,10 +74,19 @@ def test_base_and_tuned_answer_the_same_items_and_every_item_is_kept(eval_path: 
     assert [json.loads(r["tuned_prediction"]) for r in rows] == RECORDS
     assert all(r["base_prediction"].startswith("Sure! Here is the order: ") for r in rows)
     assert rows[3] == {"item_id": rows[3]["item_id"], "reference": examples[3].reference,
+                       "tuned_request_id": "quality-0a1b2c3d-tuned-00003",
                        "tuned_prediction": json.dumps(RECORDS[3]), "tuned_exact_match": False,
                        "tuned_json_valid": True, "tuned_field_accuracy": pytest.approx(2 / 3),
+                       "base_request_id": "quality-0a1b2c3d-base-00003",
                        "base_prediction": "Sure! Here is the order: " + json.dumps(RECORDS[3]),
                        "base_exact_match": False, "base_json_valid": False, "base_field_accuracy": 0.0}
+    # each answer was asked with the id its row names, of the model that side names
+    seen = fetch_truth(stub.base_url)
+    assert {seen[r[f"{side}_request_id"]].model for r in rows for side in ("tuned", "base")} == {
+        "orders-lora", "orders-base"}
+    assert all(seen[r["tuned_request_id"]].model == "orders-lora" and seen[r["base_request_id"]].model == "orders-base"
+               for r in rows)
+    assert len({r[f"{side}_request_id"] for r in rows for side in ("tuned", "base")}) == 8
     assert "messages" not in rows[0] and "prompt" not in rows[0]  # prompts stay in the eval file
 
 
@@ -107,7 +117,11 @@ def test_the_champion_answers_the_same_items_and_its_scores_pair_with_the_candid
     assert [r["tuned_exact_match"] for r in rows] == [True, True, True, False]
     assert rows[1]["champion_field_accuracy"] == 0.0 and rows[0]["champion_json_valid"] is True
     assert {k for k in rows[0] if k.startswith("champion_")} == {
-        "champion_prediction", "champion_exact_match", "champion_json_valid", "champion_field_accuracy"}
+        "champion_request_id", "champion_prediction", "champion_exact_match", "champion_json_valid",
+        "champion_field_accuracy"}
+    # one run id names the load's and the quality step's requests, so all of them join the gateway's logs
+    run = json.loads(result_file.read_text())["benchmark_run_id"][:8]
+    assert [r["champion_request_id"] for r in rows] == [f"quality-{run}-champion-{i:05d}" for i in range(4)]
 
 
 def test_a_side_of_others_may_not_take_the_tuned_or_base_name(eval_path: Path, stub: StubServer) -> None:

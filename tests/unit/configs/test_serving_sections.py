@@ -42,6 +42,28 @@ def test_gateway_url_and_keys_from_environment(monkeypatch: pytest.MonkeyPatch) 
     assert GatewaySettings().key_list() == ()
 
 
+def test_serving_gateway_url_is_checked_like_other_urls() -> None:
+    assert ServingConfig().gateway_url is None
+    assert ServingConfig(gateway_url="http://gateway:8080/").gateway_url == "http://gateway:8080"
+    for bad in ("gateway:8080", "http://", "http://u:p@gw:8080", "http://gw:8080?x=1"):
+        with pytest.raises(ValidationError, match="serving.gateway_url"):
+            ServingConfig(gateway_url=bad)
+
+
+def test_the_benchmark_key_is_its_own_variable_else_the_first_gateway_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MLOPS_GATEWAY_API_KEY", "MLOPS_GATEWAY_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    assert GatewaySettings().client_key() is None
+    monkeypatch.setenv("MLOPS_GATEWAY_API_KEYS", " k-first , k-second")
+    assert GatewaySettings().client_key() == "k-first"
+    monkeypatch.setenv("MLOPS_GATEWAY_API_KEY", "k-own")
+    settings = GatewaySettings()
+    assert settings.client_key() == "k-own" and settings.key_list() == ("k-first", "k-second")
+    assert "k-own" not in repr(settings) and "k-own" not in str(settings.model_dump())
+    monkeypatch.setenv("MLOPS_GATEWAY_API_KEY", " ")  # blank: as if unset
+    assert GatewaySettings().client_key() == "k-first"
+
+
 def test_benchmark_defaults_and_slos() -> None:
     cfg = BenchmarkConfig(goodput_ttft_ms=200)
     assert math.isinf(cfg.request_rate) and cfg.goodput_slos_ms() == {"ttft": 200}

@@ -322,6 +322,9 @@ def test_worker_image_runs_the_pool_prefect_yaml_names(services):
     for var in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                 "AWS_ENDPOINT_URL_S3", "MLOPS_LOG_DIR"):
         assert var in env, f"prefect-worker: set {var} in its environment"
+    # the benchmark goes through the gateway (serving.gateway_url), whose /v1/* needs one of its keys
+    assert env.get("MLOPS_GATEWAY_API_KEYS") == _env(services["gateway"][0])["MLOPS_GATEWAY_API_KEYS"], \
+        "prefect-worker: pass the gateway's MLOPS_GATEWAY_API_KEYS (the benchmark sends the first)"
 
 
 def _registered_params(env: dict[str, str], tmp_path: Path) -> dict[str, dict[str, Any]]:
