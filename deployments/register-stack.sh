@@ -9,14 +9,15 @@
 # Where the stack's parts are (compose's host names by default; stack.sh sets its own):
 #   MLOPS_STACK_MLFLOW_URI  the MLflow server               (http://mlflow:5000)
 #   MLOPS_STACK_SERVING     serving.* overrides, space-separated
-#                           (vLLM attached: serving.mode=attached serving.base_url=http://vllm:8000)
+#                           (vLLM attached, the benchmark through the gateway: serving.mode=attached
+#                           serving.base_url=http://vllm:8000 serving.gateway_url=http://gateway:8080)
 #   MLOPS_PREFECT_CLI       the prefect command (prefect); tests record the calls with it
 set -eu
 cd "$(dirname "$0")/.."
 PREFECT="${MLOPS_PREFECT_CLI:-prefect}"
 FILE=deployments/prefect.yaml
 MLFLOW_URI="${MLOPS_STACK_MLFLOW_URI:-http://mlflow:5000}"
-SERVING="${MLOPS_STACK_SERVING:-serving.mode=attached serving.base_url=http://vllm:8000}"
+SERVING="${MLOPS_STACK_SERVING:-serving.mode=attached serving.base_url=http://vllm:8000 serving.gateway_url=http://gateway:8080}"
 
 $PREFECT work-pool create mlops-local --type process --overwrite
 # Every deployment with prefect.yaml's defaults (schedules included) ...

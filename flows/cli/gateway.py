@@ -18,6 +18,9 @@ def gateway(
     max_request_line_bytes: Annotated[int, typer.Option(help="longer request line -> 431")] = 8192,
     max_header_bytes: Annotated[int, typer.Option(help="larger header block -> 431")] = 16384,
     log_prompts: Annotated[bool, typer.Option(help="write raw prompts/completions to the inference log")] = False,
+    name: Annotated[str, typer.Option(help="logger name: logs/api/<name>_*.log; one per replica behind a load "
+                                           "balancer (e.g. gateway-2)")] = "gateway",
+    max_connections: Annotated[int, typer.Option(help="upstream connections at most; more in flight -> 503")] = 1024,
 ) -> None:
     """Serve /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics, logging every
     request. API keys: set MLOPS_GATEWAY_API_KEYS (comma-separated) to require Bearer auth."""
@@ -36,7 +39,8 @@ def gateway(
     try:
         cfg = GatewayConfig(backend_url=backend_url, host=host, port=port, upstream_timeout_s=upstream_timeout_s,
                             max_body_bytes=max_body_bytes, max_request_line_bytes=max_request_line_bytes,
-                            max_header_bytes=max_header_bytes, log_prompts=log_prompts)
+                            max_header_bytes=max_header_bytes, log_prompts=log_prompts, name=name,
+                            max_connections=max_connections)
     except ValidationError as exc:
         raise ConfigError(f"gateway options: {exc.errors()[0]['msg']} ({exc.errors()[0]['loc']})") from exc
     keys = GatewaySettings().key_list()

@@ -67,7 +67,11 @@ def build_command(target: ServeTarget, cfg: ServingConfig, port: int) -> list[st
 
 
 def check_port_free(host: str, port: int) -> None:
+    """Free for a server: nothing listens there. Connections of the previous vLLM on this port
+    in TIME_WAIT (up to a minute after it stopped) do not count: vLLM binds with SO_REUSEADDR,
+    so the next run on a fixed port (the stack's) must not be refused for them."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:

@@ -105,7 +105,8 @@ def plan(s: StackSettings) -> list[Service]:
             f"prefect-worker-{i}", "prefect-worker",
             [PYTHON, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process", "--name",
              f"prefect-worker-{i}"],
-            {**client_env(s), "PREFECT_HOME": str(s.mlops_stack_state_dir / "prefect-home"),
+            {**client_env(s), "MLOPS_GATEWAY_API_KEYS": s.mlops_gateway_api_keys.get_secret_value(),
+             "PREFECT_HOME": str(s.mlops_stack_state_dir / "prefect-home"),
              **_worker_settings()}))
     return out
 
@@ -119,7 +120,8 @@ def _worker_settings() -> dict[str, str]:
 def deploy_env(s: StackSettings) -> dict[str, str]:
     """register-stack.sh's variables for this profile: the stack's URLs instead of compose's
     host names, and vLLM started per run on the `vllm` port behind the gateway."""
-    serving = f"serving.mode=managed serving.port={s.mlops_stack_vllm_port}"
+    serving = (f"serving.mode=managed serving.port={s.mlops_stack_vllm_port} "
+               f"serving.gateway_url={s.gateway_url}")
     return base_env() | {"PREFECT_API_URL": s.prefect_api_url, "MLOPS_PIPELINE_CONFIG": s.mlops_pipeline_config,
                          "MLOPS_MODEL_REF": s.mlops_model_ref, "MLFLOW_BUCKET": s.mlflow_bucket,
                          "MLOPS_BACKUP_BUCKET": s.mlops_backup_bucket, "MLOPS_STACK_MLFLOW_URI": s.mlflow_url,

@@ -160,3 +160,12 @@ def flow_run_id_of(cli_output: str) -> str:
     if match is None:
         raise AssertionError(f"no flow run id in: {cli_output}")
     return match.group(1)
+
+
+@pytest.fixture
+def browser_page(request):
+    """A headless Chromium page (tests/e2e/_ui.py)."""
+    from tests.e2e._ui import chromium_page
+
+    with chromium_page(request) as page:
+        yield page

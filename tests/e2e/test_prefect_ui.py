@@ -13,46 +13,14 @@ import pytest
 
 from configs.loader import load_config
 from tests.conftest import REPO_ROOT
+from tests.e2e._ui import field, set_optional, set_text
 from tests.e2e.conftest import POOL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
 @pytest.fixture
-def page(deployed, request):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed; scripts/setup.sh --browser installs it")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.set_default_timeout(30_000)
-        yield page
-        if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
-            out = REPO_ROOT / "test-output"
-            out.mkdir(exist_ok=True)
-            page.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
-        browser.close()
-
-
-def _field(page, title: str):
-    """The body of one form field, found by its header text (labels' ids do not match inputs)."""
-    header = page.locator(":scope > .p-label__header", has_text=re.compile(rf"^{re.escape(title)}\b"))
-    return page.locator("div.p-label", has=header).locator(":scope > .p-label__body").first
-
-
-def _set_optional(page, title: str, kind: str, value: str) -> None:
-    body = _field(page, title)
-    body.get_by_role("button", name=kind, exact=True).click()
-    body.locator("input, textarea").first.fill(value)
-
-
-def _set_text(page, title: str, value: str) -> None:
-    _field(page, title).locator("input, textarea").first.fill(value)
+def page(deployed, browser_page):
+    return browser_page
 
 
 def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_path):
@@ -73,16 +41,16 @@ def test_custom_run_of_the_benchmark_deployment_from_the_ui(deployed, page, tmp_
         deployed_cfg = load_config(REPO_ROOT / "configs" / "local.yaml").benchmark
         for title, value in (("Num Prompts", deployed_cfg.num_prompts), ("Max Tokens", deployed_cfg.max_tokens),
                              ("Max Concurrency", deployed_cfg.max_concurrency)):
-            assert _field(page, title).locator("input").first.input_value() == str(value), title
-        _set_text(page, "Config Path", str(config))
+            assert field(page, title).locator("input").first.input_value() == str(value), title
+        set_text(page, "Config Path", str(config))
         # the head-to-head comparison is offered on the form
         for title in ("Compare With", "Head To Head"):
-            _field(page, title).wait_for(state="visible")
-        _set_optional(page, "Endpoint", "str", stub.base_url)
-        _set_optional(page, "Served Model Name", "str", "served-by-stub")
-        _set_optional(page, "Num Prompts", "int", "7")
-        _set_optional(page, "Run Label", "str", label)
-        _set_optional(page, "log_dir", "str", str(tmp_path / "logs"))
+            field(page, title).wait_for(state="visible")
+        set_optional(page, "Endpoint", "str", stub.base_url)
+        set_optional(page, "Served Model Name", "str", "served-by-stub")
+        set_optional(page, "Num Prompts", "int", "7")
+        set_optional(page, "Run Label", "str", label)
+        set_optional(page, "log_dir", "str", str(tmp_path / "logs"))
         with page.expect_response(lambda r: "create_flow_run" in r.url and r.request.method == "POST") as created:
             page.get_by_role("button", name="Submit").click()
         response = created.value

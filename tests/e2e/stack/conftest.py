@@ -81,10 +81,25 @@ class Stack:
             conn.close()
 
 
+def _free_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        if (port := _free_port()) not in ports:
+            ports.append(port)
+    return ports
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range: the stack holds its ports for the whole session
+    (vLLM's is bound only during runs), and a port from bind(0) may meanwhile become the local
+    end of some outgoing connection."""
+    import random
+
+    low, _ = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    while True:
+        port = random.randrange(20000, min(low, 32768))
+        if not _bound(port):
+            return port
 
 
 @pytest.fixture(scope="package")
@@ -97,7 +112,7 @@ def stack() -> Iterator[Stack]:
     env = {**base, "MLOPS_STACK_STATE_DIR": str(root / "state"), "MLOPS_LOG_DIR": str(root / "logs"),
            "MLOPS_PIPELINE_CONFIG": str(root / "configs" / "tiny.yaml"),
            "MLOPS_MODEL_REF": "models:/tiny-chat-lora@champion", "PREFECT_WORKER_QUERY_SECONDS": "1",
-           **{f"MLOPS_STACK_{name}_PORT": str(_free_port()) for name in PORTS}}
+           **{f"MLOPS_STACK_{name}_PORT": str(port) for name, port in zip(PORTS, _free_ports(len(PORTS)))}}
     stack = Stack(root, env, {}, None)  # type: ignore[arg-type]
     try:
         up = stack.sh("up")

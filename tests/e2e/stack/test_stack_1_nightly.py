@@ -81,6 +81,13 @@ def test_nightly_through_a_worker_registers_in_remote_mlflow_with_s3_artifacts(s
         version.tags["gate_passed"] == "True")
     # the run's vLLM (on the stack's vllm port) is gone with the run
     assert not vllm_processes(str(stack.data_dir))
+    # the benchmark went through the gateway, which logged each request once
+    from tests.e2e.stack.test_stack_2_ui_benchmark import server_side_once
+
+    (result_file,) = stack.data_dir.glob(f"benchmarks/*_{NAME}-v1/result.json")
+    result = json.loads(result_file.read_text())
+    assert result["completed"] == 8 and result["base_url"].endswith(f":{stack.port('GATEWAY')}")
+    server_side_once(stack, [r["request_id"] for r in result["requests"]])
     # typed logs went to the stack's log folder, with the run's id
     steps = jsonl(stack.log_dir / "training")
     assert any(e["message"] == "training_step" and e.get("flow_run_id") == run_id for e in steps)

@@ -356,6 +356,7 @@ def test_stack_parameters_are_valid_for_the_flows(main, services, tmp_path):
     nightly = params["nightly"]
     cfg = load_config(REPO / nightly["config_path"], nightly["site_overrides"])
     assert cfg.serving.mode == "attached" and cfg.serving.base_url == "http://vllm:8000"
+    assert cfg.serving.gateway_url == "http://gateway:8080", "the stack's benchmark goes through the gateway"
     assert cfg.mlflow.tracking_uri == "http://mlflow:5000"
     request = BenchmarkRequest.model_validate(params["on-demand"]["request"])
     assert request.overrides == [], "the stack's URLs go in site_overrides, so a request given whole keeps them"
