@@ -43,7 +43,8 @@ def load_automation(path: Path) -> Any:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the automation file: {exc}") from exc
     except ValidationError as exc:
-        raise ConfigError(f"{path}: not a Prefect automation: {exc}") from exc
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: not a Prefect automation: {fields}") from exc
 
 
 def ensure_automation(client: Any, automation: Any) -> str:
