@@ -2,7 +2,7 @@
 with an `OrchestrationConfig`), recording when it held it. The e2e tests run it directly (two
 processes at once) and as a deployment a process worker starts (`tests/e2e/_gpu_slot_probe.py:gpu_slot_probe`).
 
-    python -m tests.e2e._gpu_slot_probe RECORD [HOLD_S] [GATE]
+    python -m tests.e2e._gpu_slot_probe RECORD [HOLD_S] [GATE|-] [LIMIT]
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ def _record(path: str, event: str) -> None:
 
 
 @flow(name="gpu-slot-probe")
-def gpu_slot_probe(record: str, hold_s: float = 2.0, gate: str | None = None, lease_s: float = 60.0) -> str:
+def gpu_slot_probe(record: str, hold_s: float = 2.0, gate: str | None = None, lease_s: float = 60.0,
+                   limit: str | None = OrchestrationConfig().gpu_limit) -> str:
     """Hold the slot for `hold_s`, and on while the file `gate` exists (at most 10 minutes)."""
-    orch = OrchestrationConfig(gpu_lease_s=lease_s)
+    orch = OrchestrationConfig(gpu_limit=limit, gpu_lease_s=lease_s)
     with gpu_slot(orch.gpu_limit, orch.gpu_lease_s, get_run_logger(), flow_run.get_id()):
         _record(record, "start")
         until = time.monotonic() + hold_s
@@ -42,5 +43,6 @@ def gpu_slot_probe(record: str, hold_s: float = 2.0, gate: str | None = None, le
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    gpu_slot_probe(record=args[0], hold_s=float(args[1]) if len(args) > 1 else 2.0,
-                   gate=args[2] if len(args) > 2 else None)
+    gate_arg = args[2] if len(args) > 2 and args[2] != "-" else None
+    gpu_slot_probe(record=args[0], hold_s=float(args[1]) if len(args) > 1 else 2.0, gate=gate_arg,
+                   **({"limit": args[3]} if len(args) > 3 else {}))

@@ -86,6 +86,7 @@ def test_a_dead_workers_run_is_marked_crashed_and_a_retry_completes(prefect_serv
     server.cli("work-pool", "create", POOL, "--type", "process", "--overwrite")
     server.cli("--no-prompt", "deploy", "tests/e2e/_gpu_slot_probe.py:gpu_slot_probe", "--name", "dead-worker",
                "--pool", POOL)
+    server.cli("--no-prompt", "gcl", "delete", "gpu", check=False)   # whatever an earlier test left
     server.cli("gcl", "create", "gpu", "--limit", "2")
     record = tmp_path / "slots.jsonl"
     control = None

@@ -19,8 +19,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PROBE = [sys.executable, "-m", "tests.e2e._gpu_slot_probe"]
 
 
-def _start_probe(server, record: Path, out: Path, hold_s: float, gate: Path | None = None) -> subprocess.Popen:
-    args = [*PROBE, str(record), str(hold_s), *([str(gate)] if gate else [])]
+def _start_probe(server, record: Path, out: Path, hold_s: float, gate: Path | None = None,
+                 limit: str | None = None) -> subprocess.Popen:
+    args = [*PROBE, str(record), str(hold_s), str(gate) if gate else "-", *([limit] if limit else [])]
     return subprocess.Popen(args, cwd=REPO_ROOT, env=server.env, stdout=out.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -46,6 +47,7 @@ def _events(record: Path) -> list[str]:
 
 
 def test_two_runs_hold_the_gpu_slot_one_after_the_other(prefect_server, tmp_path):
+    prefect_server.cli("--no-prompt", "gcl", "delete", "gpu", check=False)   # whatever an earlier test left
     prefect_server.cli("gcl", "create", "gpu", "--limit", "1")
     record, gate = tmp_path / "slots.jsonl", tmp_path / "hold"
     gate.touch()
@@ -73,14 +75,14 @@ def test_two_runs_hold_the_gpu_slot_one_after_the_other(prefect_server, tmp_path
     (_, first_end), (second_start, _) = spans
     assert first_end <= second_start, f"the slot was held twice at once: {spans}"
     assert "waiting for a gpu slot" not in (tmp_path / "first.out").read_text()
-    limit = prefect_server.cli("gcl", "inspect", "gpu", check=False)
-    assert limit.returncode != 0  # removed again: the next test sees a server without it
 
 
 def test_a_run_completes_where_no_gpu_limit_exists(prefect_server, tmp_path):
-    assert prefect_server.cli("gcl", "inspect", "gpu", check=False).returncode != 0
+    absent = "gpu-never-created"   # the pipeline's code path, under a name no test creates
+    assert prefect_server.cli("gcl", "inspect", absent, check=False).returncode != 0
     record, out = tmp_path / "slots.jsonl", tmp_path / "probe.out"
-    probe = _start_probe(prefect_server, record, out, 0.2)
+    probe = _start_probe(prefect_server, record, out, 0.2, limit=absent)
     assert probe.wait(timeout=120) == 0, out.read_text()[-3000:]
     assert _events(record) == ["start", "end"]
-    assert "global concurrency limit 'gpu' does not exist on the Prefect server; running without one" in out.read_text()
+    assert f"global concurrency limit '{absent}' does not exist on the Prefect server; running without one" in \
+        out.read_text()
