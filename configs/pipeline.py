@@ -19,6 +19,7 @@ from configs.data import DataConfig
 from configs.lora import LoraConfig
 from configs.mlflow import MlflowConfig
 from configs.model import Dtype, ModelConfig
+from configs.orchestration import OrchestrationConfig
 from configs.paths import PathsConfig
 from configs.promotion import PromotionConfig
 from configs.retention import RetentionConfig
@@ -44,6 +45,7 @@ class PipelineConfig(Section):
     promotion: PromotionConfig = PromotionConfig()
     retention: RetentionConfig = RetentionConfig()
     gpu_sampling: GPUSamplingConfig = GPUSamplingConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -38,3 +38,4 @@ $PREFECT --no-prompt deploy --prefect-file "$FILE" --name on-demand --params "${
 $PREFECT --no-prompt deploy --prefect-file "$FILE" --name daily \
   --params "{\"retention\": {\"retention_days\": 7, \"destination\": \"s3://${MLOPS_BACKUP_BUCKET}/logs\", \"s3_addressing_style\": \"path\"}}"
 echo "registered: training-pipeline/nightly, benchmark/on-demand, gpu-sampling/every-15-minutes, log-retention/daily"
+python -m flows.safeguards   # idempotent: the 'gpu' concurrency limit (1 slot) + deployments/automations/ (crash-zombie-flow-runs)

@@ -1,18 +1,22 @@
 """`benchmark`: deploy a registry version (or use a running endpoint), measure it, report,
 optionally compare it head to head with another version (by default the champion) served by
 the same vLLM, and optionally run the promotion gate. Its one parameter is a pydantic model,
-so the Prefect UI shows a form with a description under every field."""
+so the Prefect UI shows a form with a description under every field. When it starts its own
+vLLM it holds a slot of the `orchestration.gpu_limit` concurrency limit from deploy to stop."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from configs.benchmark_request import BenchmarkRequest
 from flows._gate import measure_and_decide
 from tasks.benchmark.results import HEADLINE_METRICS
 from tasks.benchmark.tasks import publish_report_task
+from tasks.pipeline.gpu_slot import gpu_slot
 from tasks.pipeline.tasks import load_config_task
 from tasks.promotion.tasks import champion_task
 from tasks.registry.tasks import champion_quality_task, record_benchmark_task, resolve_model_task
@@ -47,21 +51,26 @@ def benchmark_flow(request: BenchmarkRequest = BenchmarkRequest(), log_dir: str 
         eval_path = resolved["eval_path"] or prepare_data_task(cfg)["eval_path"]
         champion = _opponent(request, uri, name, version, cfg.promotion)
         log.info("head to head: %s", champion["reason"])
-        deployment = deploy_model_task(cfg.serving, uri, f"models:/{name}/{version}", logs,
-                                       also=[champion["ref"]] if champion["ref"] else None)
     label = request.run_label or (f"{name}-v{version}" if name else request.served_model_name)
     gate = None
     if request.promote:
         gate = {"tracking_uri": uri, "name": name, "version": version,
                 "champion_quality": champion_quality_task(uri, name, cfg.promotion.alias)}
-    try:
-        bench_cfg = benchmark_config(cfg, eval_path, request, measure_quality=request.measure_quality and bool(eval_path))
-        bench, h2h, decision = measure_and_decide(cfg.promotion, bench_cfg, deployment, result_dir(cfg, label), logs,
-                                                  champion=champion, gate=gate, capacity=capacity,
-                                                  gateway_url=_gateway(request, cfg.serving.gateway_url))
-    finally:
-        if deployment.get("pid"):
-            stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
+    bench_cfg = benchmark_config(cfg, eval_path, request, measure_quality=request.measure_quality and bool(eval_path))
+    # a vLLM of our own needs the GPU: the same slot the pipeline's training and serving hold
+    starts_vllm = not request.endpoint and cfg.serving.mode == "managed"
+    orch = cfg.orchestration
+    with gpu_slot(orch.gpu_limit, orch.gpu_lease_s, log, flow_run.get_id()) if starts_vllm else nullcontext():
+        if not request.endpoint:
+            deployment = deploy_model_task(cfg.serving, uri, f"models:/{name}/{version}", logs,
+                                           also=[champion["ref"]] if champion["ref"] else None)
+        try:
+            bench, h2h, decision = measure_and_decide(cfg.promotion, bench_cfg, deployment, result_dir(cfg, label),
+                                                      logs, champion=champion, gate=gate, capacity=capacity,
+                                                      gateway_url=_gateway(request, cfg.serving.gateway_url))
+        finally:
+            if deployment.get("pid"):
+                stop_model_task(deployment["pid"], cfg.serving.stop_timeout_s)
     if name:
         record_benchmark_task(uri, name, version, bench, decision)
     report = publish_report_task(bench, decision, request.model_ref if name else request.endpoint, uri, name,

@@ -40,6 +40,8 @@ def test_deploy_registers_scheduled_housekeeping_that_a_process_worker_runs(depl
         assert schedule["schedule"]["timezone"] == timezone
         assert found[key]["work_pool_name"] == POOL
         assert not found[key]["entrypoint"].startswith("/")  # root-relative
+        # heartbeats often enough for deployments/automations/crash-zombie-flow-runs.yaml
+        assert found[key]["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
 
     # keep the 15-minute sampler from firing while the worker below is up
     sampler = found[("gpu-sampling", "every-15-minutes")]
