@@ -12,6 +12,7 @@
 #                           (vLLM attached, the benchmark through the gateway: serving.mode=attached
 #                           serving.base_url=http://vllm:8000 serving.gateway_url=http://gateway:8080)
 #   MLOPS_PREFECT_CLI       the prefect command (prefect); tests record the calls with it
+#   MLOPS_SAFEGUARDS_PYTHON the python that installs the safeguards (python); the same
 set -eu
 cd "$(dirname "$0")/.."
 PREFECT="${MLOPS_PREFECT_CLI:-prefect}"
@@ -38,4 +39,4 @@ $PREFECT --no-prompt deploy --prefect-file "$FILE" --name on-demand --params "${
 $PREFECT --no-prompt deploy --prefect-file "$FILE" --name daily \
   --params "{\"retention\": {\"retention_days\": 7, \"destination\": \"s3://${MLOPS_BACKUP_BUCKET}/logs\", \"s3_addressing_style\": \"path\"}}"
 echo "registered: training-pipeline/nightly, benchmark/on-demand, gpu-sampling/every-15-minutes, log-retention/daily"
-python -m flows.safeguards   # idempotent: the 'gpu' concurrency limit (1 slot) + deployments/automations/ (crash-zombie-flow-runs)
+${MLOPS_SAFEGUARDS_PYTHON:-python} -m flows.safeguards   # idempotent: the 'gpu' concurrency limit (1 slot) + deployments/automations/ (crash-zombie-flow-runs)

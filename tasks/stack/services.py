@@ -107,6 +107,8 @@ def plan(s: StackSettings) -> list[Service]:
              f"prefect-worker-{i}"],
             {**client_env(s), "MLOPS_GATEWAY_API_KEYS": s.mlops_gateway_api_keys.get_secret_value(),
              "PREFECT_HOME": str(s.mlops_stack_state_dir / "prefect-home"),
+             # a run's heartbeat, which the crash-zombie-flow-runs automation watches (docs/deployments.md)
+             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
              **_worker_settings()}))
     return out
 

@@ -335,12 +335,14 @@ def _registered_params(env: dict[str, str], tmp_path: Path) -> dict[str, dict[st
                         f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
     recorder.chmod(0o755)
     path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    proc = subprocess.run(["sh", str(REGISTER)], env={**os.environ, **env, "MLOPS_PREFECT_CLI": str(recorder),
+    proc = subprocess.run(["sh", str(REGISTER)], env={**os.environ, **env, "MLOPS_PREFECT_CLI": str(recorder), "MLOPS_SAFEGUARDS_PYTHON": str(recorder),
                                                       "PATH": path}, cwd=REPO, capture_output=True, text=True,
                           timeout=180)
     assert proc.returncode == 0, proc.stderr
     params: dict[str, dict[str, Any]] = {}
-    for argv in map(json.loads, calls.read_text().splitlines()):
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert ["-m", "flows.safeguards"] in recorded, "register-stack.sh installs the gpu limit and the automations"
+    for argv in recorded:
         if "--params" in argv:
             params[argv[argv.index("--name") + 1]] = json.loads(argv[argv.index("--params") + 1])
     return params

@@ -43,5 +43,5 @@ def test_deployments_and_the_compose_worker_heartbeat_within_the_window():
 
 def test_registering_the_stack_installs_the_safeguards():
     lines = (DEPLOY / "register-stack.sh").read_text().splitlines()
-    assert any(line.startswith("python -m flows.safeguards") for line in lines), \
+    assert any(line.startswith("${MLOPS_SAFEGUARDS_PYTHON:-python} -m flows.safeguards") for line in lines), \
         "register-stack.sh: run `python -m flows.safeguards` (gpu limit + automations)"
