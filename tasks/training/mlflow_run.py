@@ -93,8 +93,41 @@ def train_without_registering(cfg: PipelineConfig, settings: Settings, log_dir: 
     from tasks.training.callbacks import RunLogSummaryCallback
 
     no_register = cfg.model_copy(update={"mlflow": cfg.mlflow.model_copy(update={"register_model": False})})
+    run_dir = cfg.paths.runs_dir / cfg.train.run_name
+    done = _finished_attempt(cfg, run_dir) if cfg.train.resume else None
+    if done is not None:
+        run_logger.info("an earlier attempt of this run finished training (MLflow run %s); reusing it, not "
+                        "training again", done.run_id)
+        return done
     summaries = RunLogSummaryCallback(run_logger, every_steps=max(1, cfg.train.max_steps // 10))
-    return run_training(no_register, settings, log_dir, data=data, base_ref=base_ref, callbacks=[summaries])
+    outcome = run_training(no_register, settings, log_dir, data=data, base_ref=base_ref, callbacks=[summaries])
+    (run_dir / OUTCOME_FILE).write_text(json.dumps(outcome.to_dict()))
+    return outcome
+
+
+OUTCOME_FILE = "training_outcome.json"
+
+
+def _finished_attempt(cfg: PipelineConfig, run_dir: Path) -> TrainingOutcome | None:
+    """The outcome of an earlier attempt of this flow run (its run folder) whose training
+    finished, e.g. one whose worker died after training: a retry then registers and serves that
+    run's adapter (registration finds the version it already made) instead of training a second
+    run and registering a second version."""
+    from mlflow.exceptions import MlflowException
+
+    from tasks.registry.versions import client_for
+
+    path = run_dir / OUTCOME_FILE
+    if not path.exists():
+        return None
+    try:
+        outcome = TrainingOutcome(**json.loads(path.read_text()))
+        run = client_for(str(cfg.mlflow.tracking_uri)).get_run(outcome.run_id)
+    except (ValueError, TypeError, MlflowException):
+        return None
+    if run.info.status != "FINISHED" or not Path(outcome.adapter_dir).exists():
+        return None
+    return outcome
 
 
 def register_outcome(cfg: PipelineConfig, outcome: TrainingOutcome) -> TrainingOutcome:

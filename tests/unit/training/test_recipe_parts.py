@@ -61,6 +61,14 @@ def test_prepared_data_survives_the_hand_over_between_tasks(tmp_path):
     assert PreparedData.from_dict(wire) == data
 
 
+def _outcome(run_id: str, adapter_dir):
+    from tasks.training import mlflow_run
+
+    return mlflow_run.TrainingOutcome(run_id=run_id, adapter_dir=str(adapter_dir), model_name=None, version=None,
+                                      base_model="base", metrics={"final_exact_match": 0.5}, global_step=40,
+                                      resumed_from_step=None)
+
+
 def test_the_flows_train_step_leaves_registration_to_its_own_step(tmp_path, monkeypatch):
     from configs.settings import Settings
     from tasks.training import mlflow_run
@@ -70,15 +78,59 @@ def test_the_flows_train_step_leaves_registration_to_its_own_step(tmp_path, monk
 
     def fake_run_training(cfg, settings, log_dir, **kw):  # the collaborator, not the unit under test
         seen.update(cfg=cfg, log_dir=log_dir, **kw)
-        return "outcome"
+        (cfg.paths.runs_dir / cfg.train.run_name).mkdir(parents=True)
+        return _outcome("r1", tmp_path)
 
     monkeypatch.setattr(mlflow_run, "run_training", fake_run_training)
-    cfg = load_config(LOCAL, ["train.max_steps=40", "mlflow.register_model=true"])
+    cfg = load_config(LOCAL, ["train.max_steps=40", "mlflow.register_model=true", f"paths.data_dir={tmp_path}"])
     data = PreparedData(tmp_path / "t.jsonl", tmp_path / "e.jsonl", 1, 1, 0, "sha")
     out = mlflow_run.train_without_registering(cfg, Settings(), tmp_path, data=data, base_ref="base",
                                                run_logger=object())
-    assert out == "outcome" and seen["data"] is data and seen["base_ref"] == "base"
+    assert out == _outcome("r1", tmp_path) and seen["data"] is data and seen["base_ref"] == "base"
     assert seen["cfg"].mlflow.register_model is False and cfg.mlflow.register_model is True
     assert seen["cfg"].model_copy(update={"mlflow": cfg.mlflow}) == cfg  # nothing else changed
     [summary] = seen["callbacks"]
     assert isinstance(summary, RunLogSummaryCallback) and summary.every_steps == 4
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg, *args) -> None:
+        self.lines.append(msg % args)
+
+
+def test_a_retry_of_a_run_whose_training_finished_reuses_it(tmp_path, monkeypatch):
+    """A worker died after training (and maybe registration): the retry of that flow run (same run
+    folder) must not train again, or registration would make a second version."""
+    from configs.settings import Settings
+    from tasks.registry.versions import client_for
+    from tasks.training import mlflow_run
+
+    cfg = load_config(LOCAL, ["train.max_steps=40", f"paths.data_dir={tmp_path}"])
+    client = client_for(str(cfg.mlflow.tracking_uri))
+    run = client.create_run(client.create_experiment("e"))
+    trained = []
+
+    def fake_run_training(cfg, settings, log_dir, **kw):
+        trained.append(1)
+        (cfg.paths.runs_dir / cfg.train.run_name).mkdir(parents=True, exist_ok=True)
+        return _outcome(run.info.run_id, tmp_path)
+
+    monkeypatch.setattr(mlflow_run, "run_training", fake_run_training)
+    data = PreparedData(tmp_path / "t.jsonl", tmp_path / "e.jsonl", 1, 1, 0, "sha")
+    first = mlflow_run.train_without_registering(cfg, Settings(), tmp_path, data=data, base_ref="base",
+                                                 run_logger=_Log())
+    log = _Log()
+    # the MLflow run still open (the attempt died in training): train (resume) again
+    assert mlflow_run.train_without_registering(cfg, Settings(), tmp_path, data=data, base_ref="base",
+                                                run_logger=log) == first and len(trained) == 2
+    client.set_terminated(run.info.run_id, "FINISHED")
+    again = mlflow_run.train_without_registering(cfg, Settings(), tmp_path, data=data, base_ref="base", run_logger=log)
+    assert again == first and len(trained) == 2, "a finished training was run again"
+    assert any("reusing it" in line for line in log.lines)
+    # the next nightly is another flow run: another run folder, trained afresh
+    other = cfg.model_copy(update={"train": cfg.train.model_copy(update={"run_name": "local-next"})})
+    mlflow_run.train_without_registering(other, Settings(), tmp_path, data=data, base_ref="base", run_logger=log)
+    assert len(trained) == 3
