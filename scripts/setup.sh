@@ -102,24 +102,22 @@ if [ "$want_vllm" = 1 ]; then
 fi
 [ "$dry_run" = 0 ] || exit 0
 
-if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
-  # The UI tests drive Debian's Chromium; Playwright's own browser download is not reachable here.
+# apt_install PACKAGE WHAT: Debian's package, as root; otherwise say what to install.
+apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing chromium (apt)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "==> installing $1 (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
   else
-    echo "setup.sh: the UI tests need Chromium: install it (e.g. 'sudo apt-get install chromium') and re-run" >&2
+    echo "setup.sh: $2 need $1: install it (e.g. 'sudo apt-get install $1') and re-run" >&2
     exit 1
   fi
-fi
+}
 
+# The UI tests drive Debian's Chromium; Playwright's own browser download is not reachable here.
+if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium "the UI tests"
+fi
+# scripts/stack.sh runs a private PostgreSQL cluster from Debian's packages (no Docker).
 if [ "$want_stack" = 1 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
-  # scripts/stack.sh runs a private PostgreSQL cluster from Debian's packages (no Docker).
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing postgresql (apt; ~1 min)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "setup.sh: the stack needs PostgreSQL's server: install it (e.g. 'sudo apt-get install postgresql') and re-run" >&2
-    exit 1
-  fi
+  apt_install postgresql "scripts/stack.sh and its tests"
 fi

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.stack.lifecycle import port_in_use as _bound
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import PrefectServer
 
@@ -141,12 +141,3 @@ def _leftovers(stack: Stack) -> list[str]:
             left.append(f"process {proc.pid}: {' '.join(proc.info['cmdline'])[:120]}")
     return left
 
-
-def _bound(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
