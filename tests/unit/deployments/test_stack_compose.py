@@ -99,3 +99,11 @@ def test_two_workers_by_default_on_the_pool_prefect_yaml_names(settings):
     workers = [svc for svc in plan(settings) if svc.service == "prefect-worker"]
     assert len(workers) == 2 and len({w.name for w in workers}) == 2
     assert all(w.argv[w.argv.index("--pool") + 1] == pool["name"] for w in workers)
+
+
+def test_an_s3_of_your_own_replaces_the_stand_in(settings):
+    own = settings.model_copy(update={"aws_endpoint_url_s3": "https://minio.internal:9000"})
+    services = {svc.name: svc for svc in plan(own)}
+    assert "minio" not in services and "minio" in {svc.name for svc in plan(settings)}
+    worker, mlflow = services["prefect-worker-1"], services["mlflow"]
+    assert worker.env["AWS_ENDPOINT_URL_S3"] == mlflow.env["MLFLOW_S3_ENDPOINT_URL"] == "https://minio.internal:9000"
